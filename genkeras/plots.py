@@ -1,0 +1,453 @@
+"""Figures written into run folders and by the examples (matplotlib, Agg backend).
+
+Every function takes arrays (NumPy or tensors) and a file path, writes one PNG
+and returns the path, so it can be called from training callbacks, the CLI,
+the examples and the docs build alike.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+__all__ = ["image_grid", "training_curves", "scatter_2d", "to_numpy", "latent_manifold",
+           "latent_scatter", "receptive_field"]
+
+
+def _pyplot():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() != "agg":
+        matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def to_numpy(x) -> np.ndarray:
+    """Converts a tensor or array-like to a NumPy array."""
+    if hasattr(x, "numpy"):
+        return x.numpy()
+    return np.asarray(x)
+
+
+def _save(fig, path) -> str:
+    path = os.fspath(path)
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    _pyplot().close(fig)
+    os.replace(tmp, path)  # never leave a half-written figure behind
+    return path
+
+
+def image_grid(images, path, levels: int | None = None, title: str | None = None,
+               ncols: int | None = None, labels=None) -> str:
+    """Draws a grid of images.
+
+    Args:
+        images: ``(n, H, W, C)`` with ``C`` in {1, 3}; integer levels
+            ``0..levels-1`` when ``levels`` is given, else values in ``[0, 1]``.
+        path: PNG file to write.
+        levels: Number of discrete levels (for scaling to ``[0, 1]``).
+        title: Figure title.
+        ncols: Columns (default: square-ish).
+        labels: Optional per-image captions.
+
+    Returns:
+        ``path``.
+    """
+    plt = _pyplot()
+    images = to_numpy(images).astype(np.float32)
+    if images.ndim == 3:
+        images = images[..., None]
+    if levels is not None:
+        images = images / float(levels - 1)
+    images = np.clip(images, 0.0, 1.0)
+    n = len(images)
+    ncols = ncols or int(math.ceil(math.sqrt(n)))
+    nrows = int(math.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 0.8, nrows * 0.8 + (0.4 if title else 0)),
+                             squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            img = images[i]
+            if img.shape[-1] == 1:
+                ax.imshow(img[..., 0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+            else:
+                ax.imshow(img, interpolation="nearest")
+            if labels is not None:
+                ax.set_title(str(labels[i]), fontsize=6)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def training_curves(history: dict[str, list[float]], path, title: str = "training curves") -> str:
+    """Plots every metric of a Keras history, train and ``val_`` on the same axes.
+
+    Args:
+        history: ``{"loss": [...], "val_loss": [...], ...}``.
+        path: PNG file to write.
+        title: Figure title.
+
+    Returns:
+        ``path``.
+    """
+    plt = _pyplot()
+    names = sorted({k[4:] if k.startswith("val_") else k for k in history})
+    names = [n for n in names if n != "epoch"]
+    ncols = min(3, max(1, len(names)))
+    nrows = int(math.ceil(len(names) / ncols)) or 1
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, names):
+        ax.axis("on")
+        for key, style in ((name, "-"), ("val_" + name, "--")):
+            if key in history and len(history[key]):
+                values = np.asarray(history[key], dtype=float)
+                ax.plot(np.arange(1, len(values) + 1), values, style, marker="o",
+                        markersize=3, label="test" if key.startswith("val_") else "train")
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def scatter_2d(points, path, reference=None, centers=None, title: str | None = None,
+               colors=None, lim: float | None = None) -> str:
+    """Scatters 2-D points, optionally over reference data and mode centres.
+
+    Args:
+        points: ``(n, 2)`` points (e.g. generated samples).
+        path: PNG file to write.
+        reference: Optional ``(m, 2)`` data drawn underneath in grey.
+        centers: Optional ``(k, 2)`` mode centres marked with crosses.
+        title: Figure title.
+        colors: Optional per-point values for a colour map (e.g. labels).
+        lim: Half-width of the square axes (default: from the data).
+
+    Returns:
+        ``path``.
+    """
+    plt = _pyplot()
+    points = to_numpy(points)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    if reference is not None:
+        reference = to_numpy(reference)
+        ax.scatter(reference[:, 0], reference[:, 1], s=2, c="0.75", label="data")
+    ax.scatter(points[:, 0], points[:, 1], s=3, c=colors if colors is not None else "C0",
+               cmap="tab10" if colors is not None else None, label="samples")
+    if centers is not None:
+        centers = to_numpy(centers)
+        ax.scatter(centers[:, 0], centers[:, 1], marker="x", c="red", s=30, label="modes")
+    if lim is None:
+        stack = np.abs(np.concatenate([points] + ([reference] if reference is not None else [])))
+        finite = stack[np.isfinite(stack)]
+        lim = float(finite.max()) * 1.15 + 1e-6 if finite.size else 1.0
+        lim = min(lim, 1e3)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.legend(fontsize=7, loc="upper right")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def latent_manifold(decode, path, levels: int | None = None, n: int = 15,
+                    title: str = "decoded latent manifold") -> str:
+    """Decodes an ``n × n`` grid over a 2-D latent plane (Kingma & Welling, Fig. 4).
+
+    The grid points are standard-normal quantiles in ``(0.05, 0.95)`` on each
+    axis, so equal steps carry equal prior mass.
+
+    Args:
+        decode: Callable mapping ``(m, 2)`` latents to ``(m, H, W, C)`` images.
+        path: PNG file to write.
+        levels: Discrete levels of the images (for scaling).
+        n: Grid points per axis.
+        title: Figure title.
+
+    Returns:
+        ``path``.
+    """
+    from scipy.stats import norm
+
+    plt = _pyplot()
+    q = norm.ppf(np.linspace(0.05, 0.95, n)).astype(np.float32)
+    zz = np.array([(a, b) for b in q[::-1] for a in q], dtype=np.float32)
+    images = to_numpy(decode(zz)).astype(np.float32)
+    if levels is not None:
+        images = images / float(levels - 1)
+    h, w, c = images.shape[1:]
+    canvas = images.reshape(n, n, h, w, c).transpose(0, 2, 1, 3, 4).reshape(n * h, n * w, c)
+    fig, ax = plt.subplots(figsize=(6, 6))
+    extent = (q[0], q[-1], q[0], q[-1])
+    if c == 1:
+        ax.imshow(np.clip(canvas[..., 0], 0, 1), cmap="gray", extent=extent,
+                  interpolation="nearest")
+    else:
+        ax.imshow(np.clip(canvas, 0, 1), extent=extent, interpolation="nearest")
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def latent_scatter(codes, path, labels=None, title: str = "test set in latent space") -> str:
+    """Scatters 2-D latent codes coloured by class label.
+
+    Args:
+        codes: ``(n, 2)`` posterior means.
+        path: PNG file to write.
+        labels: Optional ``(n,)`` integer labels.
+        title: Figure title.
+
+    Returns:
+        ``path``.
+    """
+    plt = _pyplot()
+    codes = to_numpy(codes)
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    sc = ax.scatter(codes[:, 0], codes[:, 1], s=6, c=labels if labels is not None else "C0",
+                    cmap="tab10" if labels is not None else None)
+    if labels is not None:
+        fig.colorbar(sc, ax=ax, label="class")
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+# -- Gaussian mixtures and KL fits (genkeras.mixture, genkeras.divergence) -------------
+def gmm_ellipses(points, weights, means, covariances, path, centers=None,
+                 title: str | None = None, n_std=(1.0, 2.0), max_points: int = 5000) -> str:
+    """Draws a fitted 2-D Gaussian mixture as ellipses over the data.
+
+    Each component gets one ellipse per entry of ``n_std`` (the set where the
+    Mahalanobis distance equals it), with line width growing with its weight.
+
+    Args:
+        points: ``(n, 2)`` data drawn in grey (at most ``max_points`` of them).
+        weights: ``(K,)`` mixing proportions.
+        means: ``(K, 2)`` component means.
+        covariances: ``(K, 2, 2)`` covariance matrices.
+        path: PNG file to write.
+        centers: Optional ``(m, 2)`` true mode centres marked with crosses.
+        title: Figure title.
+        n_std: Mahalanobis radii of the drawn ellipses.
+        max_points: Cap on the scattered points.
+
+    Returns:
+        ``path``.
+    """
+    plt = _pyplot()
+    from matplotlib.patches import Ellipse
+
+    points = to_numpy(points)[:max_points]
+    weights, means = np.asarray(weights), np.asarray(means)
+    covariances = np.asarray(covariances)
+    fig, ax = plt.subplots(figsize=(4.8, 4.8))
+    ax.scatter(points[:, 0], points[:, 1], s=2, c="0.7", label="data")
+    top = float(np.max(weights)) if len(weights) else 1.0
+    for k, (w, mu, cov) in enumerate(zip(weights, means, covariances)):
+        vals, vecs = np.linalg.eigh(cov)                         # ascending eigenvalues
+        angle = float(np.degrees(np.arctan2(vecs[1, -1], vecs[0, -1])))
+        for r in n_std:
+            width, height = 2 * r * np.sqrt(np.maximum(vals[::-1], 0.0))
+            ax.add_patch(Ellipse(mu, width, height, angle=angle, fill=False,
+                                 color=f"C{k % 10}", lw=0.6 + 2.0 * w / top,
+                                 alpha=0.9 if r == n_std[0] else 0.5))
+    ax.scatter(means[:, 0], means[:, 1], marker="o", s=12, c="k", label="fitted means")
+    if centers is not None:
+        centers = to_numpy(centers)
+        ax.scatter(centers[:, 0], centers[:, 1], marker="x", c="red", s=30, label="true modes")
+    lo = np.minimum(points.min(0), means.min(0))
+    hi = np.maximum(points.max(0), means.max(0))
+    pad = 0.1 * float(np.max(hi - lo)) + 1e-6
+    ax.set_xlim(lo[0] - pad, hi[0] + pad)
+    ax.set_ylim(lo[1] - pad, hi[1] + pad)
+    ax.set_aspect("equal")
+    ax.legend(fontsize=7, loc="upper right")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+def loglik_curve(history, path, title: str = "EM log-likelihood") -> str:
+    """Plots the mean log-likelihood after each EM iteration (EM never lets it decrease).
+
+    Args:
+        history: Mean log-likelihood per iteration (``GaussianMixture.history_``).
+        path: PNG file to write.
+        title: Figure title.
+
+    Returns:
+        ``path``.
+    """
+    plt = _pyplot()
+    values = np.asarray(history, dtype=float)
+    fig, ax = plt.subplots(figsize=(4.8, 3.2))
+    ax.plot(np.arange(len(values)), values, marker="o", markersize=3)
+    ax.set_xlabel("EM iteration (M-steps)")
+    ax.set_ylabel("mean log-likelihood (nats)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def kl_fits(grid, target_density, fits, path, title: str = "KL is not symmetric") -> str:
+    """Draws a 1-D target density and Gaussian fits of it (forward vs reverse KL).
+
+    Args:
+        grid: ``(n,)`` points on the x axis.
+        target_density: ``(n,)`` target density ``p`` on ``grid``.
+        fits: ``{label: (n,) density}`` of each fitted ``q``.
+        path: PNG file to write.
+        title: Figure title.
+
+    Returns:
+        ``path``.
+    """
+    plt = _pyplot()
+    grid = np.asarray(grid)
+    fig, ax = plt.subplots(figsize=(6.0, 3.4))
+    ax.fill_between(grid, np.asarray(target_density), color="0.8", label="target p")
+    for i, (label, dens) in enumerate(fits.items()):
+        ax.plot(grid, np.asarray(dens), color=f"C{i}", lw=2, label=label)
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def receptive_field(gradients, path, positions, titles=None,
+                    title: str = "which input pixels can each output see?") -> str:
+    """Draws gradient-magnitude maps of one output pixel w.r.t. the input image.
+
+    Used for the PixelCNN blind-spot figure: a zero gradient means the output
+    cannot see that input pixel. Each panel shows the map (zero in white), the
+    output pixel (red square) and the pixels the chain rule allows it to see
+    (everything before it in raster order, outlined).
+
+    Args:
+        gradients: A list of ``(H, W)`` arrays (e.g. from
+            ``AutoregressiveModel.receptive_field``).
+        path: PNG file to write.
+        positions: The ``(row, col)`` output pixel of each map.
+        titles: Optional title per panel.
+        title: Figure title.
+
+    Returns:
+        ``path``.
+    """
+    plt = _pyplot()
+    from matplotlib.patches import Rectangle
+
+    gradients = [to_numpy(g).astype(np.float64) for g in gradients]
+    fig, axes = plt.subplots(1, len(gradients), figsize=(3.2 * len(gradients), 3.4),
+                             squeeze=False)
+    for k, (ax, grad, (row, col)) in enumerate(zip(axes.flat, gradients, positions)):
+        height, width = grad.shape
+        seen = grad > 0
+        shown = np.where(seen, np.log10(grad + 1e-12), np.nan)
+        ax.imshow(np.zeros_like(grad), cmap="gray_r", vmin=0, vmax=1)
+        ax.imshow(shown, cmap="viridis", interpolation="nearest")
+        past = np.zeros((height, width), bool)
+        past[:row] = True
+        past[row, :col] = True
+        blind = past & ~seen
+        for r, c in zip(*np.nonzero(blind)):
+            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///",
+                                   edgecolor="red", linewidth=0))
+        ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="red",
+                               linewidth=2))
+        name = titles[k] if titles is not None else f"output ({row}, {col})"
+        ax.set_title(f"{name}\nblind past pixels: {int(blind.sum())}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _pick_snapshots(snapshots, count):
+    """Up to ``count`` snapshots spread evenly over training (first and last kept)."""
+    if len(snapshots) <= count:
+        return list(snapshots)
+    idx = np.unique(np.linspace(0, len(snapshots) - 1, count).round().astype(int))
+    return [snapshots[i] for i in idx]
+
+
+def gan_snapshots_2d(data, snapshots, final, path, centers=None, title=None,
+                     max_panels: int = 4) -> str:
+    """The mode-collapse picture: data, generated samples during training, final samples.
+
+    Args:
+        data: ``(m, 2)`` real points (first panel).
+        snapshots: ``[(epoch, (n, 2) samples), ...]`` recorded during training
+            (up to ``max_panels`` evenly spaced ones are drawn).
+        final: ``(n, 2)`` samples of the trained generator (last panel).
+        path: PNG file to write.
+        centers: Optional ``(k, 2)`` mode centres, marked on every panel.
+        title: Figure title.
+        max_panels: Most snapshot panels drawn.
+
+    Returns:
+        ``path``.
+    """
+    plt = _pyplot()
+    data = to_numpy(data)
+    panels = [("data", data, "0.4")]
+    panels += [(f"epoch {e}", to_numpy(s), "C0") for e, s in _pick_snapshots(snapshots,
+                                                                             max_panels)]
+    panels.append(("final samples", to_numpy(final), "C1"))
+    lim = float(np.max(np.abs(data))) * 1.3 + 1e-6
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9), squeeze=False)
+    for ax, (label, pts, color) in zip(axes[0], panels):
+        ax.scatter(pts[:, 0], pts[:, 1], s=1.5, c=color, alpha=0.6)
+        if centers is not None:
+            c = to_numpy(centers)
+            ax.scatter(c[:, 0], c[:, 1], marker="x", c="red", s=14, linewidths=0.8)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(label, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def gan_snapshots_images(snapshots, path, levels: int | None = None, max_rows: int = 6,
+                         per_row: int = 16) -> str:
+    """Rows of generated images recorded during training (one row per snapshot).
+
+    Args:
+        snapshots: ``[(epoch, (n, H, W, C) images), ...]`` (same ``z`` each time).
+        path: PNG file to write.
+        levels: Discrete levels of the images.
+        max_rows: Most snapshots drawn (evenly spaced).
+        per_row: Images per row.
+
+    Returns:
+        ``path``.
+    """
+    picked = _pick_snapshots(snapshots, max_rows)
+    images = np.concatenate([to_numpy(s)[:per_row] for _, s in picked])
+    labels = []
+    for epoch, s in picked:
+        labels += [f"ep {epoch}" if i == 0 else "" for i in range(min(per_row, len(s)))]
+    return image_grid(images, path, levels=levels, ncols=min(per_row, len(picked[0][1])),
+                      labels=labels, title="samples during training (rows: epochs)")

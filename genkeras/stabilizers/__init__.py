@@ -1,0 +1,1 @@
+"""Built-in GAN stabilizers, one module each, registered through entry points."""

@@ -1,0 +1,198 @@
+"""Tests for genkeras.training.run: run folders, seeding, resume, NaN, strategies."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from genkeras import data, registry, training
+
+SMALL_VAE = {"latent_dim": 2, "hidden": 8, "iwae_samples": 10}
+
+
+def _run(out, epochs=2, **kwargs):
+    kwargs.setdefault("options", SMALL_VAE)
+    return training.run("vae", epochs=epochs, out=str(out), verbose=0, **kwargs)
+
+
+def test_run_writes_the_run_folder(tmp_path):
+    result = _run(tmp_path / "run", epochs=1)
+    files = set(os.listdir(result.run_dir))
+    assert {
+        "model.keras",
+        "config.json",
+        "history.csv",
+        "metrics.json",
+        "samples.png",
+        "curves.png",
+        "reconstructions.png",
+        "manifold.png",
+        "latent.png",
+        "checkpoint",
+    } <= files
+    config = json.load(open(os.path.join(result.run_dir, "config.json")))
+    assert config["model"] == "vae" and config["options"]["latent_dim"] == 2
+    assert config["batch_size"] == 32 and config["learning_rate"] == 3e-3  # the family's
+    metrics = json.load(open(os.path.join(result.run_dir, "metrics.json")))
+    assert metrics["iwae_nats"] >= metrics["elbo_nats"]
+    assert os.path.exists(os.path.join(result.run_dir, "samples", "epoch-001.png"))
+
+
+def test_same_seed_same_history(tmp_path):
+    a = _run(tmp_path / "a", seed=3)
+    b = _run(tmp_path / "b", seed=3)
+    c = _run(tmp_path / "c", seed=4)
+    assert a.history == b.history
+    assert a.history["loss"] != c.history["loss"]
+
+
+class _Interrupt(keras.callbacks.Callback):
+    """Simulates Ctrl-C after the checkpoint of epoch ``at`` was written."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.at:
+            raise KeyboardInterrupt
+
+
+def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
+    full = _run(tmp_path / "full", epochs=3, seed=1)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path / "cut", epochs=3, seed=1, callbacks=[_Interrupt(at=2)])
+    state = json.load(open(tmp_path / "cut" / "checkpoint" / "state.json"))
+    assert state["epoch"] == 2
+    resumed = training.run("vae", resume=str(tmp_path / "cut"), epochs=3, verbose=0)
+    for a, b in zip(full.model.variables, resumed.model.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+    for a, b in zip(full.model.optimizer.variables, resumed.model.optimizer.variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+    assert int(resumed.model.optimizer.iterations) == int(full.model.optimizer.iterations)
+    np.testing.assert_allclose(resumed.history["loss"], full.history["loss"], rtol=1e-6)
+    assert len(resumed.history["loss"]) == 3
+
+
+def _tiny_spec(model_cls):
+    """Digits for image families, ring for vector-only families."""
+    if getattr(model_cls, "requires_images", False) or getattr(
+        model_cls, "requires_discrete", False
+    ):
+        return data.load("digits", binarize=True)
+    return data.load("digits")
+
+
+@pytest.mark.parametrize("name", registry.models.names())
+def test_checkpoint_restores_every_optimizer(name, tmp_path):
+    """Every fit-trained family: all optimizers' state and the epoch come back."""
+    family = registry.models.get(name)
+    if not getattr(family, "trains_with_fit", True):
+        pytest.skip(f"{name} is not trained by keras fit()")
+    spec = _tiny_spec(family)
+    keras.utils.set_random_seed(0)
+    model = family.from_data(spec)
+    model.build_from_shape()
+    model.compile_for_training(1e-3)
+    model.fit(spec.train_dataset(16, 0, 0, 1), epochs=1, steps_per_epoch=2, verbose=0)
+    training.save_checkpoint(model, str(tmp_path), epoch=7)
+    keras.utils.set_random_seed(1)
+    fresh = family.from_data(spec)
+    fresh.build_from_shape()
+    fresh.compile_for_training(1e-3)
+    assert training.restore_checkpoint(fresh, str(tmp_path)) == 7
+    slots, fresh_slots = model.optimizer_slots(), fresh.optimizer_slots()
+    assert len(slots) == len(fresh_slots) >= 1
+    for (name_a, opt_a, _), (name_b, opt_b, _) in zip(slots, fresh_slots):
+        assert name_a == name_b
+        assert int(opt_a.iterations) == int(opt_b.iterations) > 0
+        for a, b in zip(opt_a.variables, opt_b.variables):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for a, b in zip(model.variables, fresh.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_nan_loss_is_a_clear_error_and_keeps_files(tmp_path):
+    path = tmp_path / "huge.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, x=(rng.normal(size=(200, 2)) * 1e37).astype(np.float32))
+    with pytest.raises(training.TrainingDivergedError, match="diverged"):
+        training.run(
+            "vae",
+            dataset=f"npz:{path}",
+            epochs=2,
+            out=str(tmp_path / "run"),
+            verbose=0,
+            options=SMALL_VAE,
+        )
+    assert os.path.exists(tmp_path / "run" / "config.json")
+
+
+def test_refuses_non_empty_out_and_bad_options(tmp_path):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        _run(out)
+    assert (out / "notes.txt").read_text() == "keep me"
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        _run(tmp_path / "x", epochs=0)
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        _run(tmp_path / "x", strategy="cluster")
+    with pytest.raises(ValueError, match="Unknown VAEConfig option"):
+        _run(tmp_path / "x", options={"latent": 2})
+    with pytest.raises(data.DataError, match="fewer than one batch"):
+        _run(tmp_path / "x", batch_size=5000)
+    assert not (tmp_path / "x").exists()  # nothing written for bad input
+
+
+def test_load_run_and_missing_folders(tmp_path):
+    result = _run(tmp_path / "run", epochs=1)
+    model, spec, config = training.load_run(result.run_dir)
+    x = spec.x_test[:3].astype("float32")
+    np.testing.assert_allclose(model(x).numpy(), result.model(x).numpy(), rtol=1e-6)
+    with pytest.raises(FileNotFoundError, match="no such run folder"):
+        training.load_run(str(tmp_path / "nope"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        training.load_run(str(tmp_path / "empty"))
+
+
+MIRRORED = textwrap.dedent("""
+    import json, sys
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from genkeras import training
+    out = {}
+    for strategy in ("default", "mirrored"):
+        r = training.run("vae", epochs=1, batch_size=64, seed=0, verbose=0,
+                         strategy=strategy, out=sys.argv[1] + "/" + strategy,
+                         options={"latent_dim": 2, "hidden": 8, "iwae_samples": 5})
+        out[strategy] = {"loss": r.history["loss"], "replicas":
+                         training.make_strategy(strategy).num_replicas_in_sync}
+    print("RESULT=" + json.dumps(out))
+""")
+
+
+@pytest.mark.slow
+def test_mirrored_two_replicas_match_one(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.run(
+        [sys.executable, "-c", MIRRORED, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT=")][-1]
+    result = json.loads(line[len("RESULT=") :])
+    assert result["mirrored"]["replicas"] == 2 and result["default"]["replicas"] == 1
+    np.testing.assert_allclose(result["mirrored"]["loss"], result["default"]["loss"], rtol=1e-3)
