@@ -438,7 +438,7 @@ class VAE(GenerativeModel):
         return self.sample(n, seed=seed, mean=True)
 
     def write_figures(self, spec, out_dir) -> list[str]:
-        """Writes ``reconstructions.png``; with a 2-D latent, ``manifold.png`` and ``latent.png``."""
+        """Writes ``reconstructions.png``; for a 2-D latent, ``manifold.png``, ``latent.png``."""
         from genkeras import plots
 
         written = []
