@@ -328,7 +328,9 @@ def _load(run_dir):
 def evaluate(run_dir, batch_size, as_json):
     """Recompute the test metrics of the saved run in RUN_DIR."""
     model, spec, _ = _load(run_dir)
-    metrics = model.evaluation_metrics(spec, batch_size=batch_size)
+    accepted = inspect.signature(model.evaluation_metrics).parameters
+    kwargs = {"batch_size": batch_size} if "batch_size" in accepted else {}
+    metrics = model.evaluation_metrics(spec, **kwargs)
     if as_json:
         click.echo(json.dumps(metrics, indent=2, sort_keys=True))
     else:

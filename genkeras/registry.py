@@ -299,36 +299,33 @@ class Registry:
                 existing = self._entries[ep.name]
                 if existing.target == ep.value and existing.distribution == dist_name:
                     continue  # the same distribution seen twice on sys.path
-                self._broken.append(
-                    Entry(
-                        name=ep.name,
-                        kind=self.kind,
-                        distribution=dist_name,
-                        version=version,
-                        target=ep.value,
-                        error=(
-                            f"ValueError: name {ep.name!r} is already registered by "
-                            f"{existing.distribution or 'in-process code'}"
-                        ),
-                    )
+                self._mark_broken(
+                    ep,
+                    dist_name,
+                    version,
+                    f"ValueError: name {ep.name!r} is already registered by "
+                    f"{existing.distribution or 'in-process code'}",
                 )
                 continue
             try:
                 obj = ep.load()
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not break others
-                self._broken.append(
-                    Entry(
-                        name=ep.name,
-                        kind=self.kind,
-                        distribution=dist_name,
-                        version=version,
-                        target=ep.value,
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-                )
+                self._mark_broken(ep, dist_name, version, f"{type(exc).__name__}: {exc}")
                 continue
             self.register(ep.name, obj, distribution=dist_name, version=version)
             self._entries[ep.name].target = obj.target if isinstance(obj, Lazy) else ep.value
+
+    def _mark_broken(self, ep, dist_name, version, error: str) -> None:
+        self._broken.append(
+            Entry(
+                name=ep.name,
+                kind=self.kind,
+                distribution=dist_name,
+                version=version,
+                target=ep.value,
+                error=error,
+            )
+        )
 
     def refresh(self) -> None:
         """Forgets discovered entry points so the next lookup reads them again."""

@@ -337,6 +337,22 @@ def write_samples(
 
 
 # -- the run --------------------------------------------------------------------------
+def _set_determinism(tf, deterministic: bool) -> None:
+    """Turns TensorFlow's op determinism on for CPU runs without XLA, off otherwise.
+
+    Determinism makes the same seed give the same history on a CPU. Keras
+    refuses ``jit_compile=True`` while it is on (not every op has a
+    deterministic XLA kernel), so XLA runs turn it off; on a GPU it is left off
+    for speed.
+    """
+    from tensorflow.python.framework import config as tf_config
+
+    if deterministic and not tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.enable_op_determinism()
+    elif tf_config.is_op_determinism_enabled():
+        tf_config.disable_op_determinism()
+
+
 def _check_positive(name: str, value: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
@@ -465,8 +481,7 @@ def run(
 
     strat = make_strategy(config["strategy"])  # before other TF work (multiworker needs it)
     keras.utils.set_random_seed(int(config["seed"]))
-    if not tf.config.list_physical_devices("GPU"):
-        tf.config.experimental.enable_op_determinism()
+    _set_determinism(tf, deterministic=not config["jit"])
 
     with strat.scope():
         net = family.from_data(spec, model_config)

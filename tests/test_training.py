@@ -196,3 +196,25 @@ def test_mirrored_two_replicas_match_one(tmp_path):
     result = json.loads(line[len("RESULT=") :])
     assert result["mirrored"]["replicas"] == 2 and result["default"]["replicas"] == 1
     np.testing.assert_allclose(result["mirrored"]["loss"], result["default"]["loss"], rtol=1e-3)
+
+
+@pytest.mark.slow
+def test_multiworker_strategy_runs_as_a_single_worker(tmp_path):
+    """With no TF_CONFIG, MultiWorkerMirroredStrategy is one worker; the CLI trains under it."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    code = (
+        "import sys; from genkeras.cli import main; "
+        "main(['run', 'vae', '--epochs', '1', '--strategy', 'multiworker', '--quiet', "
+        "'--iwae-samples', '5', '--hidden', '8', '--out', sys.argv[1]])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "mw")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    config = json.loads((tmp_path / "mw" / "config.json").read_text())
+    assert config["strategy"] == "multiworker"
+    assert (tmp_path / "mw" / "model.keras").exists()
