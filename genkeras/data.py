@@ -8,20 +8,19 @@ pipelines.
 Built-in datasets (registered through the ``genkeras.datasets`` entry-point
 group, like any plugin):
 
-========== ============================================================ =========
-name       what                                                          levels
-========== ============================================================ =========
-digits     scikit-learn's bundled 1,797 handwritten 8x8 digits (UCI).    17
-           Offline. Split: a permutation with NumPy seed 0; the first
-           1,437 images train, the last 360 test.
-mnist      ``keras.datasets.mnist`` (60k/10k official split), 28x28.     256
-fashion_   ``keras.datasets.fashion_mnist`` (60k/10k), 28x28.            256
-mnist
-cifar10    ``keras.datasets.cifar10`` (50k/10k), 32x32x3.                256
-ring       8 Gaussians on a circle of radius 1, std 0.01 (VEEGAN /       none
-           PacGAN protocol); 25,000 train / 2,500 test, seed 0.
-grid       25 Gaussians at {-4,-2,0,2,4}^2, std 0.05; same sizes.        none
-========== ============================================================ =========
+============= ============================================================ =========
+name          what                                                          levels
+============= ============================================================ =========
+digits        scikit-learn's bundled 1,797 handwritten 8x8 digits (UCI).    17
+              Offline. Split: a permutation with NumPy seed 0; the first
+              1,437 images train, the last 360 test.
+mnist         ``keras.datasets.mnist`` (60k/10k official split), 28x28.     256
+fashion_mnist ``keras.datasets.fashion_mnist`` (60k/10k), 28x28.            256
+cifar10       ``keras.datasets.cifar10`` (50k/10k), 32x32x3.                256
+ring          8 Gaussians on a circle of radius 1, std 0.01 (VEEGAN /       none
+              PacGAN protocol); 25,000 train / 2,500 test, seed 0.
+grid          25 Gaussians at {-4,-2,0,2,4}^2, std 0.05; same sizes.        none
+============= ============================================================ =========
 
 ``npz:PATH`` loads a user's own arrays: keys ``x`` (split 80/20 by a seeded
 permutation) or ``x_train`` and ``x_test``; optional ``y``/``y_train``/``y_test``
@@ -132,7 +131,12 @@ class DataSpec:
         return len(self.x_train) // batch_size
 
     def train_dataset(
-        self, batch_size: int, seed: int, first_epoch: int = 0, last_epoch: int | None = None
+        self,
+        batch_size: int,
+        seed: int,
+        first_epoch: int = 0,
+        last_epoch: int | None = None,
+        with_labels: bool = False,
     ):
         """Builds the training pipeline for epochs ``first_epoch .. last_epoch - 1``.
 
@@ -146,28 +150,39 @@ class DataSpec:
             seed: Shuffle seed.
             first_epoch: First epoch to produce.
             last_epoch: One past the last epoch; ``None`` repeats forever.
+            with_labels: Yield ``(x, y)`` batches (for class-conditional models),
+                the labels gathered with the same shuffle.
 
         Returns:
-            A ``tf.data.Dataset`` of ``float32`` batches (labels are not included).
+            A ``tf.data.Dataset`` of ``float32`` batches, or ``(x, y)`` pairs.
         """
         import tensorflow as tf
 
         self.check_batch_size(batch_size)
         n = len(self.x_train)
-        x = tf.data.Dataset.from_tensors(self.x_train.astype(np.float32)).cache()
+        if with_labels and self.y_train is None:
+            raise DataError(f"{self.name} has no labels; a class-conditional model needs them.")
+        arrays = (self.x_train.astype(np.float32),)
+        if with_labels:
+            arrays += (self.y_train.astype(np.int32),)
+        x = tf.data.Dataset.from_tensors(arrays).cache()
         if last_epoch is None:
             epochs = tf.data.Dataset.range(first_epoch, 2**62)
         else:
             epochs = tf.data.Dataset.range(first_epoch, last_epoch)
 
+        steps = n // batch_size
+
         def epoch_batches(epoch, data):
             order = tf.random.experimental.stateless_shuffle(
                 tf.range(n), seed=tf.stack([tf.cast(seed, tf.int64), epoch])
             )
-            order = order[: (n // batch_size) * batch_size]
-            return tf.data.Dataset.from_tensor_slices(
-                tf.reshape(tf.gather(data, order), (n // batch_size, batch_size) + self.shape)
-            )
+            order = order[: steps * batch_size]
+            xs = tf.reshape(tf.gather(data[0], order), (steps, batch_size) + self.shape)
+            if not with_labels:
+                return tf.data.Dataset.from_tensor_slices(xs)
+            ys = tf.reshape(tf.gather(data[1], order), (steps, batch_size))
+            return tf.data.Dataset.from_tensor_slices((xs, ys))
 
         ds = tf.data.Dataset.zip(epochs, x.repeat()).flat_map(epoch_batches)
         return ds.prefetch(tf.data.AUTOTUNE)

@@ -493,8 +493,11 @@ def run(
     os.makedirs(out, exist_ok=True)
     _write_json(os.path.join(out, "config.json"), config)
 
-    train_ds = spec.train_dataset(config["batch_size"], int(config["seed"]), start_epoch, epochs)
-    test_ds = spec.test_dataset(config["batch_size"])
+    labels = bool(getattr(net, "conditional", False))  # class-conditional: (x, y) batches
+    train_ds = spec.train_dataset(
+        config["batch_size"], int(config["seed"]), start_epoch, epochs, with_labels=labels
+    )
+    test_ds = spec.test_dataset(config["batch_size"], with_labels=labels)
     cbs, nan_watch = _callbacks(net, spec, out, int(config["seed"]), resumed=start_epoch > 0)
     if start_epoch < epochs:
         net.fit(
