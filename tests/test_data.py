@@ -137,3 +137,16 @@ def test_keras_image_loader_when_cached():
         pytest.skip("mnist is not in ~/.keras/datasets and tests never download")
     spec = data.load("mnist", binarize=True)
     assert spec.shape == (28, 28, 1) and spec.levels == 2 and len(spec.x_test) == 10000
+
+
+def test_train_pipeline_with_labels_keeps_pairs_together():
+    spec = data.load("digits")
+    x, y = next(iter(spec.train_dataset(50, seed=1, first_epoch=2, last_epoch=3, with_labels=True)))
+    plain = next(iter(spec.train_dataset(50, seed=1, first_epoch=2, last_epoch=3)))
+    np.testing.assert_array_equal(x.numpy(), plain.numpy())  # same order with or without
+    lookup = {a.tobytes(): b for a, b in zip(spec.x_train.astype(np.float32), spec.y_train)}
+    assert all(lookup[a.tobytes()] == b for a, b in zip(x.numpy(), y.numpy()))
+    ring = data.load("ring")
+    ring.y_train = None
+    with pytest.raises(DataError, match="has no labels"):
+        ring.train_dataset(10, 0, with_labels=True)
