@@ -330,6 +330,8 @@ def evaluate(run_dir, batch_size, as_json):
     model, spec, _ = _load(run_dir)
     accepted = inspect.signature(model.evaluation_metrics).parameters
     kwargs = {"batch_size": batch_size} if "batch_size" in accepted else {}
+    if "cache_dir" in accepted:  # e.g. the GAN's coverage classifier, cached in the run
+        kwargs["cache_dir"] = run_dir
     metrics = model.evaluation_metrics(spec, **kwargs)
     if as_json:
         click.echo(json.dumps(metrics, indent=2, sort_keys=True))

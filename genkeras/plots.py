@@ -12,8 +12,18 @@ import os
 
 import numpy as np
 
-__all__ = ["image_grid", "training_curves", "scatter_2d", "to_numpy", "latent_manifold",
-           "latent_scatter", "receptive_field"]
+__all__ = [
+    "gmm_ellipses",
+    "image_grid",
+    "kl_fits",
+    "latent_manifold",
+    "latent_scatter",
+    "loglik_curve",
+    "receptive_field",
+    "scatter_2d",
+    "to_numpy",
+    "training_curves",
+]
 
 
 def _pyplot():
@@ -42,8 +52,14 @@ def _save(fig, path) -> str:
     return path
 
 
-def image_grid(images, path, levels: int | None = None, title: str | None = None,
-               ncols: int | None = None, labels=None) -> str:
+def image_grid(
+    images,
+    path,
+    levels: int | None = None,
+    title: str | None = None,
+    ncols: int | None = None,
+    labels=None,
+) -> str:
     """Draws a grid of images.
 
     Args:
@@ -68,8 +84,9 @@ def image_grid(images, path, levels: int | None = None, title: str | None = None
     n = len(images)
     ncols = ncols or int(math.ceil(math.sqrt(n)))
     nrows = int(math.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 0.8, nrows * 0.8 + (0.4 if title else 0)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(ncols * 0.8, nrows * 0.8 + (0.4 if title else 0)), squeeze=False
+    )
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < n:
@@ -109,8 +126,14 @@ def training_curves(history: dict[str, list[float]], path, title: str = "trainin
         for key, style in ((name, "-"), ("val_" + name, "--")):
             if key in history and len(history[key]):
                 values = np.asarray(history[key], dtype=float)
-                ax.plot(np.arange(1, len(values) + 1), values, style, marker="o",
-                        markersize=3, label="test" if key.startswith("val_") else "train")
+                ax.plot(
+                    np.arange(1, len(values) + 1),
+                    values,
+                    style,
+                    marker="o",
+                    markersize=3,
+                    label="test" if key.startswith("val_") else "train",
+                )
         ax.set_title(name)
         ax.set_xlabel("epoch")
         ax.legend(fontsize=7)
@@ -119,8 +142,15 @@ def training_curves(history: dict[str, list[float]], path, title: str = "trainin
     return _save(fig, path)
 
 
-def scatter_2d(points, path, reference=None, centers=None, title: str | None = None,
-               colors=None, lim: float | None = None) -> str:
+def scatter_2d(
+    points,
+    path,
+    reference=None,
+    centers=None,
+    title: str | None = None,
+    colors=None,
+    lim: float | None = None,
+) -> str:
     """Scatters 2-D points, optionally over reference data and mode centres.
 
     Args:
@@ -141,8 +171,14 @@ def scatter_2d(points, path, reference=None, centers=None, title: str | None = N
     if reference is not None:
         reference = to_numpy(reference)
         ax.scatter(reference[:, 0], reference[:, 1], s=2, c="0.75", label="data")
-    ax.scatter(points[:, 0], points[:, 1], s=3, c=colors if colors is not None else "C0",
-               cmap="tab10" if colors is not None else None, label="samples")
+    ax.scatter(
+        points[:, 0],
+        points[:, 1],
+        s=3,
+        c=colors if colors is not None else "C0",
+        cmap="tab10" if colors is not None else None,
+        label="samples",
+    )
     if centers is not None:
         centers = to_numpy(centers)
         ax.scatter(centers[:, 0], centers[:, 1], marker="x", c="red", s=30, label="modes")
@@ -160,8 +196,9 @@ def scatter_2d(points, path, reference=None, centers=None, title: str | None = N
     return _save(fig, path)
 
 
-def latent_manifold(decode, path, levels: int | None = None, n: int = 15,
-                    title: str = "decoded latent manifold") -> str:
+def latent_manifold(
+    decode, path, levels: int | None = None, n: int = 15, title: str = "decoded latent manifold"
+) -> str:
     """Decodes an ``n × n`` grid over a 2-D latent plane (Kingma & Welling, Fig. 4).
 
     The grid points are standard-normal quantiles in ``(0.05, 0.95)`` on each
@@ -190,8 +227,9 @@ def latent_manifold(decode, path, levels: int | None = None, n: int = 15,
     fig, ax = plt.subplots(figsize=(6, 6))
     extent = (q[0], q[-1], q[0], q[-1])
     if c == 1:
-        ax.imshow(np.clip(canvas[..., 0], 0, 1), cmap="gray", extent=extent,
-                  interpolation="nearest")
+        ax.imshow(
+            np.clip(canvas[..., 0], 0, 1), cmap="gray", extent=extent, interpolation="nearest"
+        )
     else:
         ax.imshow(np.clip(canvas, 0, 1), extent=extent, interpolation="nearest")
     ax.set_xlabel("z[0]")
@@ -215,8 +253,13 @@ def latent_scatter(codes, path, labels=None, title: str = "test set in latent sp
     plt = _pyplot()
     codes = to_numpy(codes)
     fig, ax = plt.subplots(figsize=(5, 4.5))
-    sc = ax.scatter(codes[:, 0], codes[:, 1], s=6, c=labels if labels is not None else "C0",
-                    cmap="tab10" if labels is not None else None)
+    sc = ax.scatter(
+        codes[:, 0],
+        codes[:, 1],
+        s=6,
+        c=labels if labels is not None else "C0",
+        cmap="tab10" if labels is not None else None,
+    )
     if labels is not None:
         fig.colorbar(sc, ax=ax, label="class")
     ax.set_xlabel("z[0]")
@@ -226,8 +269,17 @@ def latent_scatter(codes, path, labels=None, title: str = "test set in latent sp
 
 
 # -- Gaussian mixtures and KL fits (genkeras.mixture, genkeras.divergence) -------------
-def gmm_ellipses(points, weights, means, covariances, path, centers=None,
-                 title: str | None = None, n_std=(1.0, 2.0), max_points: int = 5000) -> str:
+def gmm_ellipses(
+    points,
+    weights,
+    means,
+    covariances,
+    path,
+    centers=None,
+    title: str | None = None,
+    n_std=(1.0, 2.0),
+    max_points: int = 5000,
+) -> str:
     """Draws a fitted 2-D Gaussian mixture as ellipses over the data.
 
     Each component gets one ellipse per entry of ``n_std`` (the set where the
@@ -257,13 +309,22 @@ def gmm_ellipses(points, weights, means, covariances, path, centers=None,
     ax.scatter(points[:, 0], points[:, 1], s=2, c="0.7", label="data")
     top = float(np.max(weights)) if len(weights) else 1.0
     for k, (w, mu, cov) in enumerate(zip(weights, means, covariances)):
-        vals, vecs = np.linalg.eigh(cov)                         # ascending eigenvalues
+        vals, vecs = np.linalg.eigh(cov)  # ascending eigenvalues
         angle = float(np.degrees(np.arctan2(vecs[1, -1], vecs[0, -1])))
         for r in n_std:
             width, height = 2 * r * np.sqrt(np.maximum(vals[::-1], 0.0))
-            ax.add_patch(Ellipse(mu, width, height, angle=angle, fill=False,
-                                 color=f"C{k % 10}", lw=0.6 + 2.0 * w / top,
-                                 alpha=0.9 if r == n_std[0] else 0.5))
+            ax.add_patch(
+                Ellipse(
+                    mu,
+                    width,
+                    height,
+                    angle=angle,
+                    fill=False,
+                    color=f"C{k % 10}",
+                    lw=0.6 + 2.0 * w / top,
+                    alpha=0.9 if r == n_std[0] else 0.5,
+                )
+            )
     ax.scatter(means[:, 0], means[:, 1], marker="o", s=12, c="k", label="fitted means")
     if centers is not None:
         centers = to_numpy(centers)
@@ -330,8 +391,9 @@ def kl_fits(grid, target_density, fits, path, title: str = "KL is not symmetric"
     return _save(fig, path)
 
 
-def receptive_field(gradients, path, positions, titles=None,
-                    title: str = "which input pixels can each output see?") -> str:
+def receptive_field(
+    gradients, path, positions, titles=None, title: str = "which input pixels can each output see?"
+) -> str:
     """Draws gradient-magnitude maps of one output pixel w.r.t. the input image.
 
     Used for the PixelCNN blind-spot figure: a zero gradient means the output
@@ -354,8 +416,7 @@ def receptive_field(gradients, path, positions, titles=None,
     from matplotlib.patches import Rectangle
 
     gradients = [to_numpy(g).astype(np.float64) for g in gradients]
-    fig, axes = plt.subplots(1, len(gradients), figsize=(3.2 * len(gradients), 3.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(1, len(gradients), figsize=(3.2 * len(gradients), 3.4), squeeze=False)
     for k, (ax, grad, (row, col)) in enumerate(zip(axes.flat, gradients, positions)):
         height, width = grad.shape
         seen = grad > 0
@@ -367,10 +428,14 @@ def receptive_field(gradients, path, positions, titles=None,
         past[row, :col] = True
         blind = past & ~seen
         for r, c in zip(*np.nonzero(blind)):
-            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///",
-                                   edgecolor="red", linewidth=0))
-        ax.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="red",
-                               linewidth=2))
+            ax.add_patch(
+                Rectangle(
+                    (c - 0.5, r - 0.5), 1, 1, fill=False, hatch="///", edgecolor="red", linewidth=0
+                )
+            )
+        ax.add_patch(
+            Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2)
+        )
         name = titles[k] if titles is not None else f"output ({row}, {col})"
         ax.set_title(f"{name}\nblind past pixels: {int(blind.sum())}", fontsize=8)
         ax.set_xticks([])
@@ -388,8 +453,9 @@ def _pick_snapshots(snapshots, count):
     return [snapshots[i] for i in idx]
 
 
-def gan_snapshots_2d(data, snapshots, final, path, centers=None, title=None,
-                     max_panels: int = 4) -> str:
+def gan_snapshots_2d(
+    data, snapshots, final, path, centers=None, title=None, max_panels: int = 4
+) -> str:
     """The mode-collapse picture: data, generated samples during training, final samples.
 
     Args:
@@ -408,8 +474,7 @@ def gan_snapshots_2d(data, snapshots, final, path, centers=None, title=None,
     plt = _pyplot()
     data = to_numpy(data)
     panels = [("data", data, "0.4")]
-    panels += [(f"epoch {e}", to_numpy(s), "C0") for e, s in _pick_snapshots(snapshots,
-                                                                             max_panels)]
+    panels += [(f"epoch {e}", to_numpy(s), "C0") for e, s in _pick_snapshots(snapshots, max_panels)]
     panels.append(("final samples", to_numpy(final), "C1"))
     lim = float(np.max(np.abs(data))) * 1.3 + 1e-6
     fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9), squeeze=False)
@@ -430,8 +495,9 @@ def gan_snapshots_2d(data, snapshots, final, path, centers=None, title=None,
     return _save(fig, path)
 
 
-def gan_snapshots_images(snapshots, path, levels: int | None = None, max_rows: int = 6,
-                         per_row: int = 16) -> str:
+def gan_snapshots_images(
+    snapshots, path, levels: int | None = None, max_rows: int = 6, per_row: int = 16
+) -> str:
     """Rows of generated images recorded during training (one row per snapshot).
 
     Args:
@@ -449,5 +515,11 @@ def gan_snapshots_images(snapshots, path, levels: int | None = None, max_rows: i
     labels = []
     for epoch, s in picked:
         labels += [f"ep {epoch}" if i == 0 else "" for i in range(min(per_row, len(s)))]
-    return image_grid(images, path, levels=levels, ncols=min(per_row, len(picked[0][1])),
-                      labels=labels, title="samples during training (rows: epochs)")
+    return image_grid(
+        images,
+        path,
+        levels=levels,
+        ncols=min(per_row, len(picked[0][1])),
+        labels=labels,
+        title="samples during training (rows: epochs)",
+    )

@@ -1,0 +1,712 @@
+"""Generative adversarial network with pluggable training stabilizers.
+
+A GAN [1] trains a generator ``G`` that maps noise ``z ~ N(0, I)`` to data
+against a discriminator ``D`` that tells real from generated examples, in the
+two-player minimax game
+
+    min_G max_D  E_{x~p_data}[log D(x)] + E_{z~p(z)}[log(1 − D(G(z)))].
+
+Mathematical details:
+
+* ``D(x) = sigmoid(l(x))`` with logit ``l``; the discriminator minimises the
+  binary cross-entropy ``softplus(−l(x)) + softplus(l(G(z)))`` (real target 1,
+  fake target 0), i.e. maximises the value above.
+* Generator losses (``--loss``):
+
+  - ``minimax``: ``log(1 − D(G(z))) = −softplus(l)``, the game's own term. Its
+    gradient ``∂/∂l = −sigmoid(l)`` vanishes where the discriminator confidently
+    rejects the samples (``D(G(z)) ≈ 0``) -- early in training, when the
+    generator most needs it (the lecture's "saturating" loss).
+  - ``non-saturating`` (default): ``−log D(G(z)) = softplus(−l)`` [1, §3]. Same
+    fixed point, gradient ``∂/∂l = −(1 − sigmoid(l)) ≈ −1`` where
+    ``D(G(z)) ≈ 0``: strong where the minimax gradient vanishes.
+
+* Each step makes ``d_steps`` discriminator updates (fresh ``z`` each, the same
+  real batch) and then one generator update, each with its own optimizer
+  (Adam, β₁ = 0.5 as in DCGAN [2]).
+* The discriminator is a feature *trunk* (``x -> f(x)``, ``(batch, F)``) and
+  a linear *head* (``f -> l``), so stabilizers can reach ``f`` (feature
+  matching) or insert features before the head (minibatch discrimination).
+* Networks are sized from the data: MLPs for vectors (the 2-D ring and grid),
+  DCGAN-style conv nets for images (two stride-2 stages: height and width must
+  be multiples of 4 -- 8×8 digits, 28×28 MNIST, 32×32×3 CIFAR-10). Images
+  arrive as integer levels ``0..L−1`` and are scaled to ``[-1, 1]`` inside the
+  model; the generator ends in ``tanh`` and :meth:`GAN.sample` returns levels.
+
+Stabilizers (``--stabilizer NAME[:key=value,...]``, repeatable) are looked up
+in :data:`genkeras.registry.stabilizers` and compose; see
+:mod:`genkeras.stabilizers.base` for the hook API plugins implement.
+
+References:
+
+[1]: Goodfellow et al. Generative Adversarial Nets. NeurIPS 2014.
+     https://arxiv.org/abs/1406.2661
+[2]: Radford, Metz & Chintala. Unsupervised Representation Learning with Deep
+     Convolutional Generative Adversarial Networks. ICLR 2016.
+     https://arxiv.org/abs/1511.06434
+[3]: Salimans et al. Improved Techniques for Training GANs. NeurIPS 2016.
+     https://arxiv.org/abs/1606.03498
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from genkeras.models.base import GenerativeModel
+from genkeras.stabilizers.base import (
+    StabilizerContext,
+    bce_with_logits,
+    build_stabilizer,
+    metric_prefix,
+    parse_spec,
+)
+
+__all__ = [
+    "GAN",
+    "GANConfig",
+    "GANSnapshots",
+    "GENERATOR_LOSSES",
+    "generator_adversarial_loss",
+    "discriminator_adversarial_loss",
+]
+
+GENERATOR_LOSSES = ("non-saturating", "minimax")
+
+
+def discriminator_adversarial_loss(real_logits, fake_logits):
+    """``BCE(l(x), 1) + BCE(l(G(z)), 0) = mean softplus(−l_real) + mean softplus(l_fake)``."""
+    return bce_with_logits(real_logits, 1.0) + bce_with_logits(fake_logits, 0.0)
+
+
+def generator_adversarial_loss(fake_logits, loss: str = "non-saturating"):
+    """The generator's adversarial loss on the logits ``l`` of ``D(G(z))``.
+
+    Args:
+        fake_logits: ``(batch,)`` discriminator logits of generated examples.
+        loss: ``"minimax"`` -- ``mean log(1 − D(G(z))) = −mean softplus(l)``;
+            ``"non-saturating"`` -- ``−mean log D(G(z)) = mean softplus(−l)``.
+
+    Returns:
+        A scalar.
+
+    Raises:
+        ValueError: For another ``loss``.
+    """
+    if loss == "minimax":
+        return -tf.reduce_mean(tf.nn.softplus(fake_logits))
+    if loss == "non-saturating":
+        return tf.reduce_mean(tf.nn.softplus(-fake_logits))
+    raise ValueError(f"loss must be one of {', '.join(GENERATOR_LOSSES)}. Received: loss={loss!r}")
+
+
+@dataclasses.dataclass
+class GANConfig:
+    """Hyperparameters of :class:`GAN` (each is a ``genkeras run gan`` option).
+
+    Attributes:
+        latent_dim: Dimension of the noise ``z``.
+        width: Units of each MLP hidden layer (vector data) and width of the
+            image discriminator's feature layer.
+        depth: Hidden layers of the MLPs (vector data).
+        filters: Filters of the first conv stage (images); the second has twice.
+        loss: Generator loss: ``non-saturating`` or ``minimax``.
+        d_steps: Discriminator updates per generator update.
+        beta_1: Adam's β₁ for both optimizers.
+        stabilizers: Stabilizer specs, ``"name"`` or ``"name:key=value,..."``.
+    """
+
+    latent_dim: int = dataclasses.field(
+        default=32, metadata={"help": "Dimension of the generator's noise z."}
+    )
+    width: int = dataclasses.field(
+        default=128, metadata={"help": "MLP hidden units / image discriminator feature width."}
+    )
+    depth: int = dataclasses.field(
+        default=3, metadata={"help": "Hidden layers of the MLPs (2-D data)."}
+    )
+    filters: int = dataclasses.field(
+        default=32, metadata={"help": "Filters of the first conv stage (images)."}
+    )
+    loss: str = dataclasses.field(
+        default="non-saturating",
+        metadata={"help": "Generator loss.", "choices": list(GENERATOR_LOSSES)},
+    )
+    d_steps: int = dataclasses.field(
+        default=1, metadata={"help": "Discriminator updates per generator update."}
+    )
+    beta_1: float = dataclasses.field(
+        default=0.5, metadata={"help": "Adam beta_1 of both optimizers."}
+    )
+    stabilizers: tuple[str, ...] = dataclasses.field(
+        default=(),
+        metadata={"help": "Stabilizer NAME or NAME:key=value,... (genkeras list shows them)."},
+    )
+
+    def __post_init__(self):
+        for name in ("latent_dim", "width", "depth", "filters", "d_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer. Received: {name}={value}")
+        if self.loss not in GENERATOR_LOSSES:
+            raise ValueError(
+                f"loss must be one of {', '.join(GENERATOR_LOSSES)}. Received: loss={self.loss!r}"
+            )
+        if not 0.0 <= self.beta_1 < 1.0:
+            raise ValueError(f"beta_1 must be in [0, 1). Received: beta_1={self.beta_1}")
+        if isinstance(self.stabilizers, str):
+            self.stabilizers = (self.stabilizers,)
+        self.stabilizers = tuple(self.stabilizers or ())
+        from genkeras import registry
+
+        for spec in self.stabilizers:
+            name, _ = parse_spec(spec)
+            registry.stabilizers.entry(name)  # UnknownNameError (a ValueError) lists valid names
+
+
+class _Store:
+    """Plain holder for Python-side state Keras must not track (snapshots, cache paths)."""
+
+    def __init__(self):
+        self.snapshots: list[tuple[int, np.ndarray]] = []
+        self.run_dir: str | None = None
+
+
+@keras.saving.register_keras_serializable(package="genkeras")
+class GAN(GenerativeModel):
+    """Generative adversarial network (Goodfellow et al. 2014) with stabilizer hooks.
+
+    Args:
+        data_shape: Shape of one example: ``(D,)`` vectors or ``(H, W, C)`` images.
+        levels: Discrete levels of image data, or ``None`` for continuous data.
+        config: :class:`GANConfig` or a dict of its fields.
+        num_classes: Number of label classes (for classifier coverage).
+        **kwargs: Passed to ``keras.Model``.
+
+    Call arguments:
+        x: A batch ``(batch, *data_shape)`` in data units (levels for images).
+
+    Returns (of ``call``):
+        The discriminator's logits ``(batch,)``.
+
+    Example:
+
+    >>> gan = GAN(data_shape=(2,), config={"width": 16, "depth": 1, "latent_dim": 4})
+    >>> gan.sample(5, seed=0).shape
+    TensorShape([5, 2])
+    """
+
+    config_class = GANConfig
+    default_learning_rate = 2e-4
+
+    def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
+        super().__init__(data_shape, levels, config, num_classes, **kwargs)
+        cfg = self.cfg
+        self.is_image = len(self.data_shape) == 3
+        if len(self.data_shape) not in (1, 3):
+            raise ValueError(
+                "GAN models vectors (D,) or images (H, W, C). "
+                f"Received: data_shape={self.data_shape}"
+            )
+        if self.is_image and (self.data_shape[0] % 4 or self.data_shape[1] % 4):
+            raise ValueError(
+                "The convolutional GAN halves height and width twice; both must be "
+                f"multiples of 4. Received: data_shape={self.data_shape}"
+            )
+        if self.is_image and self.levels is None:
+            raise ValueError(
+                "The image GAN expects discrete levels (images arrive as integer "
+                "levels). Received: levels=None"
+            )
+        self.stabilizer_layers = [build_stabilizer(s, i) for i, s in enumerate(cfg.stabilizers)]
+        self.generator = self._build_generator()
+        self.trunk = self._build_trunk()
+        dim = int(self.trunk.compute_output_shape((None,) + self.data_shape)[-1])
+        self.feature_dim = dim
+        for stab in self.stabilizer_layers:
+            dim = int(stab.build_features(dim))
+        self.head = keras.Sequential(
+            [keras.Input((dim,)), keras.layers.Dense(1)], name="discriminator_head"
+        )
+        for stab in self.stabilizer_layers:
+            stab.setup(self)
+            stab.built = True
+        self.seed_generator = keras.random.SeedGenerator(0)
+        self.step_counter = keras.Variable(
+            0, dtype="int64", trainable=False, aggregation="only_first_replica", name="step"
+        )
+        self._store = _Store()
+        self._build_trackers()
+        self.d_optimizer = None
+        self.g_optimizer = None
+        self._gan_compile_config = None
+        self.built = True  # every network was built from its input shape above
+
+    # -- networks -----------------------------------------------------------------------
+    def _build_generator(self) -> keras.Model:
+        cfg = self.cfg
+        if not self.is_image:
+            (d,) = self.data_shape
+            layers = [keras.Input((cfg.latent_dim,))]
+            layers += [keras.layers.Dense(cfg.width, activation="relu") for _ in range(cfg.depth)]
+            layers += [keras.layers.Dense(d)]
+            return keras.Sequential(layers, name="generator")
+        h, w, c = self.data_shape
+        f = cfg.filters
+        return keras.Sequential(
+            [
+                keras.Input((cfg.latent_dim,)),
+                keras.layers.Dense((h // 4) * (w // 4) * 4 * f, use_bias=False),
+                keras.layers.Reshape((h // 4, w // 4, 4 * f)),  # (batch, h/4, w/4, 4f)
+                keras.layers.BatchNormalization(momentum=0.9),
+                keras.layers.ReLU(),
+                keras.layers.Conv2DTranspose(2 * f, 4, strides=2, padding="same", use_bias=False),
+                keras.layers.BatchNormalization(momentum=0.9),  # (batch, h/2, w/2, 2f)
+                keras.layers.ReLU(),
+                keras.layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=False),
+                keras.layers.BatchNormalization(momentum=0.9),  # (batch, h, w, f)
+                keras.layers.ReLU(),
+                keras.layers.Conv2D(c, 3, padding="same", activation="tanh"),  # (batch, h, w, c)
+            ],
+            name="generator",
+        )
+
+    def _build_trunk(self) -> keras.Model:
+        cfg = self.cfg
+        if not self.is_image:
+            layers = [keras.Input(self.data_shape)]
+            for _ in range(cfg.depth):
+                layers += [keras.layers.Dense(cfg.width), keras.layers.LeakyReLU(0.2)]
+            return keras.Sequential(layers, name="discriminator_trunk")
+        f = cfg.filters
+        # No batch normalization in D: it would couple the examples of a batch,
+        # which minibatch discrimination and gradient penalties assume it does not.
+        return keras.Sequential(
+            [
+                keras.Input(self.data_shape),
+                keras.layers.Conv2D(f, 4, strides=2, padding="same"),  # (batch, h/2, w/2, f)
+                keras.layers.LeakyReLU(0.2),
+                keras.layers.Conv2D(2 * f, 4, strides=2, padding="same"),  # (batch, h/4, w/4, 2f)
+                keras.layers.LeakyReLU(0.2),
+                keras.layers.Flatten(),
+                keras.layers.Dense(cfg.width),  # (batch, F): the features f(x)
+                keras.layers.LeakyReLU(0.2),
+            ],
+            name="discriminator_trunk",
+        )
+
+    @property
+    def generator_variables(self) -> list:
+        """The generator's trainable variables."""
+        return list(self.generator.trainable_variables)
+
+    @property
+    def discriminator_variables(self) -> list:
+        """The discriminator's trainable variables: trunk, head and stabilizer weights."""
+        variables = list(self.trunk.trainable_variables) + list(self.head.trainable_variables)
+        for stab in self.stabilizer_layers:
+            variables += list(stab.trainable_weights)
+        return variables
+
+    # -- data range ------------------------------------------------------------------------
+    def to_model_range(self, x):
+        """Data units -> model range: levels ``0..L−1`` to ``[-1, 1]``; vectors unchanged."""
+        x = tf.convert_to_tensor(x, tf.float32)
+        if not self.is_image:
+            return x
+        return x * (2.0 / (self.levels - 1)) - 1.0
+
+    def to_data_units(self, y):
+        """Model range -> data units: ``[-1, 1]`` to rounded levels ``0..L−1`` (as float32)."""
+        if not self.is_image:
+            return y
+        levels = tf.round((y + 1.0) * (0.5 * (self.levels - 1)))
+        return tf.clip_by_value(levels, 0.0, float(self.levels - 1))
+
+    # -- forward passes ----------------------------------------------------------------------
+    def discriminate(self, x, training=False):
+        """Runs the discriminator on model-range inputs.
+
+        Args:
+            x: ``(batch, *data_shape)`` in the model range.
+            training: Training mode of the layers and stabilizers.
+
+        Returns:
+            ``(features, logits)``: trunk features ``(batch, F)`` (before any
+            stabilizer's feature transform) and logits ``(batch,)``.
+        """
+        features = self.trunk(x, training=training)  # (batch, F)
+        h = features
+        for stab in self.stabilizer_layers:
+            h = stab.transform_features(h, training)  # (batch, F')
+        logits = self.head(h, training=training)[:, 0]  # (batch,)
+        return features, logits
+
+    def _discriminator_inputs(self, x, training):
+        for stab in self.stabilizer_layers:
+            x = stab.discriminator_input(x, self.step_counter, training)
+        return x
+
+    def noise(self, n, seed=None):
+        """Draws ``z ~ N(0, I)``, shape ``(n, latent_dim)``, from the model's seed generator."""
+        return keras.random.normal(
+            (n, self.cfg.latent_dim), seed=self.seed_generator if seed is None else seed
+        )
+
+    def call(self, x, training=False):
+        """Discriminator logits ``(batch,)`` for data-unit inputs ``x``."""
+        return self.discriminate(self.to_model_range(x), training=training)[1]
+
+    def context(self, real, fake, training) -> StabilizerContext:
+        """Runs the discriminator on model-range ``real`` and ``fake`` batches.
+
+        Args:
+            real: ``(batch, *data_shape)`` real examples in the model range.
+            fake: ``(batch, *data_shape)`` generated examples.
+            training: Whether this is a training step.
+
+        Returns:
+            The :class:`~genkeras.stabilizers.base.StabilizerContext` the loss hooks see.
+        """
+        real_in = self._discriminator_inputs(real, training)
+        fake_in = self._discriminator_inputs(fake, training)
+        real_features, real_logits = self.discriminate(real_in, training)
+        fake_features, fake_logits = self.discriminate(fake_in, training)
+        return StabilizerContext(
+            real=real_in,
+            fake=fake_in,
+            real_features=real_features,
+            fake_features=fake_features,
+            real_logits=real_logits,
+            fake_logits=fake_logits,
+            step=self.step_counter,
+            training=training,
+            gan=self,
+        )
+
+    # -- losses ----------------------------------------------------------------------------------
+    def discriminator_loss(self, ctx):
+        """Returns ``(total loss, {tracker name: term})`` for the discriminator."""
+        loss = discriminator_adversarial_loss(ctx.real_logits, ctx.fake_logits)
+        terms = {}
+        for stab, prefix in zip(self.stabilizer_layers, self._prefixes):
+            if stab.overrides("discriminator_loss"):
+                term = stab.discriminator_loss(ctx)
+                if term is not None:
+                    terms[f"{prefix}_d"] = term
+                    loss = loss + term
+        return loss, terms
+
+    def generator_loss(self, ctx):
+        """Returns ``(total loss, {tracker name: term})`` for the generator."""
+        weight = 1.0
+        for stab in self.stabilizer_layers:
+            weight *= float(stab.generator_adversarial_weight)
+        loss = weight * generator_adversarial_loss(ctx.fake_logits, self.cfg.loss)
+        terms = {}
+        for stab, prefix in zip(self.stabilizer_layers, self._prefixes):
+            if stab.overrides("generator_loss"):
+                term = stab.generator_loss(ctx)
+                if term is not None:
+                    terms[f"{prefix}_g"] = term
+                    loss = loss + term
+        return loss, terms
+
+    # -- metrics ---------------------------------------------------------------------------------
+    def _build_trackers(self):
+        names = ["loss", "d_loss", "g_loss", "d_real", "d_fake"]
+        self._prefixes = []
+        seen: dict[str, int] = {}
+        for stab in self.stabilizer_layers:
+            prefix = metric_prefix(stab.registry_name)
+            seen[prefix] = seen.get(prefix, 0) + 1
+            if seen[prefix] > 1:
+                prefix = f"{prefix}{seen[prefix]}"
+            self._prefixes.append(prefix)
+            if stab.overrides("discriminator_loss"):
+                names.append(f"{prefix}_d")
+            if stab.overrides("generator_loss"):
+                names.append(f"{prefix}_g")
+            names += [f"{prefix}_{key}" for key in getattr(stab, "tracked_keys", ())]
+        self.trackers = [keras.metrics.Mean(name=n) for n in names]
+        self._tracker_index = {t.name: t for t in self.trackers}
+
+    @property
+    def metrics(self):
+        """Trackers reset by ``fit`` each epoch.
+
+        ``loss`` (``d_loss + g_loss``, watched for NaNs), ``d_loss``, ``g_loss``,
+        ``d_real`` / ``d_fake`` (mean ``D(x)`` and ``D(G(z))``), then each
+        stabilizer's terms ``<name>_d`` / ``<name>_g`` and tracked values.
+        """
+        return list(self.trackers)
+
+    def _update_trackers(self, ctx, d_loss, g_loss, terms):
+        values = {
+            "loss": d_loss + g_loss,
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_real": tf.reduce_mean(tf.sigmoid(ctx.real_logits)),
+            "d_fake": tf.reduce_mean(tf.sigmoid(ctx.fake_logits)),
+            **terms,
+        }
+        for stab, prefix in zip(self.stabilizer_layers, self._prefixes):
+            for key, value in stab.tracked(ctx).items():
+                values[f"{prefix}_{key}"] = value
+        for name, value in values.items():
+            if name in self._tracker_index:
+                self._tracker_index[name].update_state(value)
+        return {m.name: m.result() for m in self.metrics}
+
+    # -- training ----------------------------------------------------------------------------------
+    def compile(self, d_optimizer=None, g_optimizer=None, jit_compile="auto", **kwargs):
+        """Configures the two players' optimizers.
+
+        Args:
+            d_optimizer: The discriminator's optimizer (name, config or
+                instance; default Adam(2e-4, β₁ = ``beta_1``)).
+            g_optimizer: The generator's optimizer (same default).
+            jit_compile: Compile the steps with XLA (``"auto"``: Keras decides).
+            **kwargs: Passed to ``keras.Model.compile`` (e.g. ``steps_per_execution``).
+        """
+
+        def make(opt):
+            if opt is None:
+                return keras.optimizers.Adam(self.default_learning_rate, beta_1=self.cfg.beta_1)
+            return keras.optimizers.get(opt)
+
+        self.d_optimizer = make(d_optimizer)
+        self.g_optimizer = make(g_optimizer)
+        # Keras's own `optimizer` slot holds the generator's, so `model.optimizer.iterations`
+        # counts training steps.
+        super().compile(optimizer=self.g_optimizer, jit_compile=jit_compile, **kwargs)
+        self._gan_compile_config = {"jit_compile": jit_compile, **kwargs}
+        self.d_optimizer.build(self.discriminator_variables)
+        self.g_optimizer.build(self.generator_variables)
+
+    def get_compile_config(self):
+        """Returns both optimizers and the compile options, for reloading compiled."""
+        if not self.compiled or self._gan_compile_config is None:
+            return {}
+        return {
+            "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
+            "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
+            **self._gan_compile_config,
+        }
+
+    def compile_from_config(self, config):
+        """Compiles from :meth:`get_compile_config`'s output (used by ``load_model``)."""
+        config = dict(config)
+        d_opt = keras.optimizers.deserialize(config.pop("d_optimizer"))
+        g_opt = keras.optimizers.deserialize(config.pop("g_optimizer"))
+        self.compile(d_optimizer=d_opt, g_optimizer=g_opt, **config)
+
+    def compile_for_training(self, learning_rate: float = 2e-4, jit_compile: bool = False):
+        """Compiles with Adam(``learning_rate``, β₁ = ``beta_1``) for both players.
+
+        Args:
+            learning_rate: Both players' learning rate.
+            jit_compile: Compile the steps with XLA.
+        """
+        self.compile(
+            d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=self.cfg.beta_1),
+            g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=self.cfg.beta_1),
+            jit_compile=jit_compile,
+        )
+
+    def optimizer_slots(self):
+        """``[("d_optimizer", opt, D variables), ("g_optimizer", opt, G variables)]``."""
+        return [
+            ("d_optimizer", self.d_optimizer, self.discriminator_variables),
+            ("g_optimizer", self.g_optimizer, self.generator_variables),
+        ]
+
+    def train_step(self, data):
+        """``d_steps`` discriminator updates, one generator update, then stabilizer updates."""
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        real = self.to_model_range(x)  # (batch, *data_shape)
+        n = tf.shape(real)[0]
+        d_vars = self.discriminator_variables
+        g_vars = self.generator_variables
+        for _ in range(self.cfg.d_steps):
+            fake = self.generator(self.noise(n), training=True)
+            with tf.GradientTape() as tape:
+                ctx = self.context(real, fake, training=True)
+                d_loss, d_terms = self.discriminator_loss(ctx)
+                scaled = self.replica_scale(d_loss)  # inside the tape: it is differentiated
+            grads = tape.gradient(scaled, d_vars)
+            self.d_optimizer.apply_gradients(zip(grads, d_vars))
+            for stab in self.stabilizer_layers:
+                stab.after_discriminator_step(self)
+        z = self.noise(n)
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            ctx = self.context(real, fake, training=True)
+            g_loss, g_terms = self.generator_loss(ctx)
+            scaled = self.replica_scale(g_loss)
+        grads = tape.gradient(scaled, g_vars)
+        self.g_optimizer.apply_gradients(zip(grads, g_vars))
+        for stab in self.stabilizer_layers:
+            stab.after_step(self)
+        self.step_counter.assign_add(1)
+        return self._update_trackers(ctx, d_loss, g_loss, {**d_terms, **g_terms})
+
+    def test_step(self, data):
+        """Both players' losses on a test batch and fresh noise, without updates."""
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        real = self.to_model_range(x)
+        fake = self.generator(self.noise(tf.shape(real)[0]), training=False)
+        ctx = self.context(real, fake, training=False)
+        d_loss, d_terms = self.discriminator_loss(ctx)
+        g_loss, g_terms = self.generator_loss(ctx)
+        return self._update_trackers(ctx, d_loss, g_loss, {**d_terms, **g_terms})
+
+    # -- sampling ----------------------------------------------------------------------------------
+    def generate(self, z):
+        """``G(z)`` in data units (levels for images), shape ``(n, *data_shape)``."""
+        return self.to_data_units(self.generator(z, training=False))
+
+    def sample(self, n: int, seed: int | None = None):
+        """Draws ``n`` examples ``G(z)``, ``z ~ N(0, I)``.
+
+        Args:
+            n: Number of examples.
+            seed: Integer seed (``None``: the model's seed generator).
+
+        Returns:
+            Tensor ``(n, *data_shape)``: integer levels as float32 for images,
+            raw values for vectors.
+        """
+        n = int(n)
+        if n < 1:
+            raise ValueError(f"n must be at least 1. Received: n={n}")
+        if seed is None:
+            z = self.noise(n)
+        else:
+            z = tf.random.stateless_normal(
+                (n, self.cfg.latent_dim), seed=tf.constant([int(seed), 0], tf.int64)
+            )
+        parts = [self.generate(z[i : i + 1024]) for i in range(0, n, 1024)]
+        return tf.concat(parts, axis=0)
+
+    # -- evaluation and figures ----------------------------------------------------------------
+    def extra_callbacks(self, spec, run_dir) -> list:
+        """Callbacks ``training.run`` adds: :class:`GANSnapshots` (for the mode-collapse figure).
+
+        Also remembers ``run_dir`` so the image coverage classifier is cached there.
+        """
+        self._store.run_dir = run_dir
+        return [GANSnapshots(num=2500 if not self.is_image else 16)]
+
+    @property
+    def snapshots(self) -> list[tuple[int, np.ndarray]]:
+        """``(epoch, samples)`` pairs recorded by :class:`GANSnapshots` during ``fit``."""
+        return self._store.snapshots
+
+    def evaluation_metrics(
+        self,
+        spec,
+        batch_size: int = 256,
+        num_samples: int = 2500,
+        seed: int = 0,
+        cache_dir: str | None = None,
+    ) -> dict[str, float]:
+        """Mode coverage (2-D mixtures) or classifier coverage (labelled images).
+
+        A GAN has no likelihood, so no NLL is reported. For data with mode
+        centres (``ring``, ``grid``) :func:`genkeras.metrics.mode_coverage` of
+        ``num_samples`` samples; for labelled images
+        :func:`genkeras.metrics.classifier_coverage` with a small classifier
+        cached in ``cache_dir`` (default: the run folder, if known).
+        (Discriminator outputs are not reported: with minibatch discrimination
+        they depend on the batch, so they are only meaningful per training batch.)
+
+        Args:
+            spec: The :class:`genkeras.data.DataSpec`.
+            batch_size: Examples per discriminator pass.
+            num_samples: Generated samples scored (2,500 in the protocol).
+            seed: Seed of the samples.
+            cache_dir: Where the coverage classifier is cached.
+
+        Returns:
+            A flat dict of floats.
+        """
+        from genkeras import metrics as metrics_lib
+
+        samples = self.sample(num_samples, seed=seed).numpy()
+        result: dict[str, float] = {"num_samples": int(num_samples)}
+        if "centers" in spec.extras and not self.is_image:
+            result.update(
+                metrics_lib.mode_coverage(samples, spec.extras["centers"], spec.extras["std"])
+            )
+        elif self.is_image and spec.y_train is not None and spec.num_classes:
+            cache_dir = cache_dir or self._store.run_dir
+            classifier, accuracy = metrics_lib.coverage_classifier(spec, cache_dir=cache_dir)
+            result.update(
+                metrics_lib.classifier_coverage(samples, classifier, spec.levels, spec.num_classes)
+            )
+            result["classifier_test_accuracy"] = accuracy
+        return result
+
+    def write_figures(self, spec, out_dir) -> list[str]:
+        """Writes the data-vs-samples figure with training snapshots.
+
+        2-D data: ``<dataset>.png`` (``ring.png``, ``grid.png``; ``modes.png``
+        for other 2-D data). Images: ``snapshots.png``, sample grids at the
+        recorded epochs (if :class:`GANSnapshots` ran).
+        """
+        from genkeras import plots
+
+        written = []
+        if not self.is_image and self.data_shape == (2,):
+            name = spec.name if spec.name in ("ring", "grid") else "modes"
+            final = self.sample(2500, seed=0).numpy()
+            plots.gan_snapshots_2d(
+                spec.x_test,
+                self.snapshots,
+                final,
+                os.path.join(out_dir, f"{name}.png"),
+                centers=spec.extras.get("centers"),
+                title=f"GAN on {spec.name}: data, training snapshots, final",
+            )
+            written.append(f"{name}.png")
+        elif self.is_image and self.snapshots:
+            plots.gan_snapshots_images(
+                self.snapshots, os.path.join(out_dir, "snapshots.png"), levels=self.levels
+            )
+            written.append("snapshots.png")
+        return written
+
+
+class GANSnapshots(keras.callbacks.Callback):
+    """Records ``model.sample(num, seed)`` before training and after every epoch.
+
+    The samples (NumPy) go to ``model.snapshots`` as ``(epoch, samples)`` pairs
+    (epoch 0 = before training); :meth:`GAN.write_figures` draws them.
+
+    Args:
+        num: Samples per snapshot.
+        seed: Seed of the samples (the same ``z`` every epoch).
+    """
+
+    def __init__(self, num: int = 2500, seed: int = 0):
+        super().__init__()
+        self.num = int(num)
+        self.seed = int(seed)
+
+    def _record(self, epoch):
+        samples = self.model.sample(self.num, seed=self.seed)
+        self.model._store.snapshots.append((int(epoch), np.asarray(samples)))
+
+    def on_train_begin(self, logs=None):
+        """Records the untrained generator (only if no snapshot exists yet)."""
+        if not self.model._store.snapshots:
+            self._record(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Records the generator after ``epoch + 1`` epochs."""
+        self._record(epoch + 1)

@@ -1,0 +1,116 @@
+"""Minibatch discrimination: the discriminator sees how similar each example is to its batch.
+
+Salimans et al. [1], Section 3.2. A collapsed generator emits near-identical
+samples; a discriminator that looks at one example at a time cannot tell. A
+learned tensor ``T ∈ R^{A×B×C}`` maps the trunk features ``f(x_i) ∈ R^A`` of
+each example to ``B`` rows of ``C`` numbers, and each row is compared with the
+same row of every other example in the batch:
+
+    M_i = f(x_i) · T                                  ∈ R^{B×C}
+    c_b(x_i, x_j) = exp(−‖M_{i,b} − M_{j,b}‖_L1)      ∈ (0, 1]
+    o(x_i)_b = Σ_{j≠i} c_b(x_i, x_j)                  ∈ [0, n − 1]
+
+``o(x_i) ∈ R^B`` is concatenated to ``f(x_i)`` before the discriminator's head.
+Real and generated batches are processed separately (as in [1]), so a
+collapsed generated batch has ``o`` near its maximum ``n − 1`` while a diverse
+real batch does not -- a signal the head learns to punish. (``[1]`` sums over
+all ``j``; excluding ``j = i`` only removes the constant 1.)
+
+``T`` is a trainable weight of the discriminator, saved with the model.
+Tracked: ``minibatch_discrimination_fake_similarity`` and ``..._real_similarity``,
+the batch mean of ``o / (n − 1)`` (1 = all examples identical).
+
+Options: ``kernels`` (``B``, default 50), ``dims`` (``C``, default 5).
+
+References:
+
+[1]: Salimans et al. Improved Techniques for Training GANs. NeurIPS 2016.
+     https://arxiv.org/abs/1606.03498
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from genkeras.stabilizers.base import Stabilizer
+
+__all__ = ["MinibatchDiscrimination", "minibatch_features"]
+
+
+def minibatch_features(features, kernel, kernels: int, dims: int):
+    """Computes ``o(x_i)`` for a batch (see the module docstring).
+
+    Args:
+        features: ``(n, A)`` trunk features.
+        kernel: ``(A, B·C)`` the tensor ``T`` flattened over its last two axes.
+        kernels: ``B``.
+        dims: ``C``.
+
+    Returns:
+        ``(n, B)`` the summed similarities of each example to the others.
+    """
+    m = tf.reshape(tf.matmul(features, kernel), (-1, kernels, dims))  # (n, B, C)
+    l1 = tf.reduce_sum(tf.abs(m[:, None] - m[None, :]), axis=-1)  # (n, n, B)
+    return tf.reduce_sum(tf.exp(-l1), axis=1) - 1.0  # (n, B): drop c_b(x_i, x_i) = 1
+
+
+@keras.saving.register_keras_serializable(package="genkeras")
+class MinibatchDiscrimination(Stabilizer):
+    """Concatenates minibatch similarity features ``o(x_i)`` before the discriminator's head.
+
+    Args:
+        kernels: ``B``, number of similarity features added.
+        dims: ``C``, length of each compared row.
+        init_std: Standard deviation of ``T``'s normal initialiser.
+        **kwargs: Passed to :class:`~genkeras.stabilizers.base.Stabilizer`
+            (``weight`` is accepted but unused: this stabilizer adds no loss).
+    """
+
+    tracked_keys = ("fake_similarity", "real_similarity")
+
+    def __init__(self, kernels: int = 50, dims: int = 5, init_std: float = 0.05, **kwargs):
+        super().__init__(**kwargs)
+        for name, value in (("kernels", kernels), ("dims", dims)):
+            if int(value) < 1:
+                raise ValueError(f"{name} must be at least 1. Received: {name}={value}")
+        self.kernels = int(kernels)
+        self.dims = int(dims)
+        self.init_std = float(init_std)
+        self.kernel = None
+
+    def build_features(self, dim):
+        """Creates ``T`` of shape ``(dim, kernels · dims)``; returns ``dim + kernels``."""
+        self.kernel = self.add_weight(
+            shape=(int(dim), self.kernels * self.dims),
+            name="T",
+            initializer=keras.initializers.RandomNormal(stddev=self.init_std),
+        )
+        self.built = True
+        return int(dim) + self.kernels
+
+    def similarity(self, features):
+        """``o(x_i)``, shape ``(n, kernels)``."""
+        return minibatch_features(features, self.kernel, self.kernels, self.dims)
+
+    def transform_features(self, features, training):
+        """``[f(x_i), o(x_i)]``, shape ``(n, A + B)``."""
+        return tf.concat([features, self.similarity(features)], axis=-1)
+
+    def tracked(self, ctx):
+        """Mean normalised similarity ``o / (n − 1)`` of fake and real batches."""
+        n = tf.cast(tf.shape(ctx.fake_features)[0], tf.float32)
+        scale = 1.0 / tf.maximum(n - 1.0, 1.0)
+        return {
+            "fake_similarity": tf.reduce_mean(self.similarity(ctx.fake_features)) * scale,
+            "real_similarity": tf.reduce_mean(self.similarity(ctx.real_features)) * scale,
+        }
+
+    def get_config(self):
+        """Returns the constructor arguments."""
+        return {
+            **super().get_config(),
+            "kernels": self.kernels,
+            "dims": self.dims,
+            "init_std": self.init_std,
+        }
