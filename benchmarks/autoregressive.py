@@ -58,8 +58,10 @@ class _EpochTimer(keras.callbacks.Callback):
 
 def likelihood_table(epochs: int, batch_size: int, seed: int, jit: bool) -> None:
     """Trains the four variants on each dataset and prints a Markdown table."""
-    print(f"\n## Likelihood: {epochs} epochs, batch {batch_size}, Adam 1e-3, seed {seed}, "
-          f"jit_compile={jit}, default configs (Gated PixelCNN: filters=32)\n")
+    print(
+        f"\n## Likelihood: {epochs} epochs, batch {batch_size}, Adam 1e-3, seed {seed}, "
+        f"jit_compile={jit}, default configs (Gated PixelCNN: filters=32)\n"
+    )
     print("| data | model | params | test NLL (nats/image) | test bits/dim | train ex/s |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")
     results = {}
@@ -72,24 +74,34 @@ def likelihood_table(epochs: int, batch_size: int, seed: int, jit: bool) -> None
             model.build_from_shape()
             model.compile_for_training(1e-3, jit_compile=jit)
             timer = _EpochTimer()
-            model.fit(spec.train_dataset(batch_size, seed, last_epoch=epochs), epochs=epochs,
-                      steps_per_epoch=steps, shuffle=False, verbose=0, callbacks=[timer])
+            model.fit(
+                spec.train_dataset(batch_size, seed, last_epoch=epochs),
+                epochs=epochs,
+                steps_per_epoch=steps,
+                shuffle=False,
+                verbose=0,
+                callbacks=[timer],
+            )
             timed = timer.times[1:] or timer.times  # epoch 1 includes tracing/compiling
             speed = steps * batch_size * len(timed) / sum(timed)
             metrics = model.evaluation_metrics(spec)
             results[(data_name, name)] = metrics["bits_per_dim"]
-            print(f"| {data_name} | {name} | {model.count_params():,} | "
-                  f"{metrics['nll_nats']:.2f} | {metrics['bits_per_dim']:.4f} | {speed:,.0f} |",
-                  flush=True)
+            print(
+                f"| {data_name} | {name} | {model.count_params():,} | "
+                f"{metrics['nll_nats']:.2f} | {metrics['bits_per_dim']:.4f} | {speed:,.0f} |",
+                flush=True,
+            )
     print()
     for data_name in ("binarized digits", "17-level digits"):
         cnn, gated = results[(data_name, "PixelCNN")], results[(data_name, "Gated PixelCNN")]
         rnn = min(results[(data_name, n)] for n in VARIANTS if n.startswith("PixelRNN"))
-        print(f"- {data_name}: best PixelRNN {rnn:.4f} vs PixelCNN {cnn:.4f} bits/dim "
-              f"(PixelRNN better by {cnn - rnn:+.4f}); Gated PixelCNN {gated:.4f} "
-              f"(gap to best PixelRNN {gated - rnn:+.4f}, closes "
-              f"{(cnn - gated) / (cnn - rnn) * 100 if cnn != rnn else float('nan'):.0f}% "
-              "of the PixelCNN gap)")
+        print(
+            f"- {data_name}: best PixelRNN {rnn:.4f} vs PixelCNN {cnn:.4f} bits/dim "
+            f"(PixelRNN better by {cnn - rnn:+.4f}); Gated PixelCNN {gated:.4f} "
+            f"(gap to best PixelRNN {gated - rnn:+.4f}, closes "
+            f"{(cnn - gated) / (cnn - rnn) * 100 if cnn != rnn else float('nan'):.0f}% "
+            "of the PixelCNN gap)"
+        )
 
 
 def _time(fn, repeats: int = 1):
@@ -103,10 +115,14 @@ def _time(fn, repeats: int = 1):
 
 def sampling_table(n: int, sizes: list[int], max_steps: int | None, seed: int) -> None:
     """Times the samplers and prints a Markdown table with speed-up ratios."""
-    print(f"\n## Sampling {n} images (random-init default models; warm timings, "
-          "tracing/compilation excluded)\n")
-    print("| size | model | (a) Python loop s | (b) while_loop s | (b) XLA s | (c) cached s "
-          "| (c) cached XLA s | b/a speed-up | c/a speed-up | c/b speed-up | same images |")
+    print(
+        f"\n## Sampling {n} images (random-init default models; warm timings, "
+        "tracing/compilation excluded)\n"
+    )
+    print(
+        "| size | model | (a) Python loop s | (b) while_loop s | (b) XLA s | (c) cached s "
+        "| (c) cached XLA s | b/a speed-up | c/a speed-up | c/b speed-up | same images |"
+    )
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for size in sizes:
         levels = 17 if size <= 8 else 256
@@ -119,33 +135,48 @@ def sampling_table(n: int, sizes: list[int], max_steps: int | None, seed: int) -
         for name, (cls, config) in VARIANTS.items():
             keras.utils.set_random_seed(seed)
             model = cls(shape, levels=levels, config=config).build_from_shape()
-            t_loop, loop = _time(lambda m=model, k=steps: sampling.sample_python_loop(
-                m, n, seed, steps=k))
-            t_full, full = _time(lambda m=model, k=steps: sampling.sample_compiled(
-                m, n, seed, steps=k))
-            t_xla, _ = _time(lambda m=model, k=steps: sampling.sample_compiled(
-                m, n, seed, steps=k, jit_compile=True))
+            t_loop, loop = _time(
+                lambda m=model, k=steps: sampling.sample_python_loop(m, n, seed, steps=k)
+            )
+            t_full, full = _time(
+                lambda m=model, k=steps: sampling.sample_compiled(m, n, seed, steps=k)
+            )
+            t_xla, _ = _time(
+                lambda m=model, k=steps: sampling.sample_compiled(
+                    m, n, seed, steps=k, jit_compile=True
+                )
+            )
             t_loop, t_full, t_xla = t_loop * scale, t_full * scale, t_xla * scale
             same = np.array_equal(loop, full)
             cells = ["–", "–", "–", "–"]
             if model.supports_cached_sampling:
                 t_c, cached = _time(lambda m=model: sampling.sample_cached(m, n, seed))
-                t_cx, cached_xla = _time(lambda m=model: sampling.sample_cached(
-                    m, n, seed, jit_compile=True))
+                t_cx, cached_xla = _time(
+                    lambda m=model: sampling.sample_cached(m, n, seed, jit_compile=True)
+                )
                 prefix = np.asarray(cached).reshape(n, -1)[:, :steps]
                 same = same and np.array_equal(prefix, np.asarray(full).reshape(n, -1)[:, :steps])
                 same = same and np.array_equal(cached, cached_xla)
                 best = min(t_c, t_cx)
-                cells = [f"{t_c:.2f}", f"{t_cx:.2f}", f"{t_loop / best:.0f}×",
-                         f"{min(t_full, t_xla) / best:.0f}×"]
-            print(f"| {size}x{size} | {name} | {mark}{t_loop:.2f} | {mark}{t_full:.2f} | "
-                  f"{mark}{t_xla:.2f} | {cells[0]} | {cells[1]} | "
-                  f"{t_loop / min(t_full, t_xla):.1f}× | {cells[2]} | {cells[3]} | "
-                  f"{'yes' if same else 'NO'} |", flush=True)
+                cells = [
+                    f"{t_c:.2f}",
+                    f"{t_cx:.2f}",
+                    f"{t_loop / best:.0f}×",
+                    f"{min(t_full, t_xla) / best:.0f}×",
+                ]
+            print(
+                f"| {size}x{size} | {name} | {mark}{t_loop:.2f} | {mark}{t_full:.2f} | "
+                f"{mark}{t_xla:.2f} | {cells[0]} | {cells[1]} | "
+                f"{t_loop / min(t_full, t_xla):.1f}× | {cells[2]} | {cells[3]} | "
+                f"{'yes' if same else 'NO'} |",
+                flush=True,
+            )
     if max_steps is not None:
-        print(f"\n≈: (a) and (b) timed on the first {max_steps} positions and scaled to the "
-              "full image; 'same images' compares that prefix with the cached sampler "
-              "(8x8 rows are timed and compared in full).")
+        print(
+            f"\n≈: (a) and (b) timed on the first {max_steps} positions and scaled to the "
+            "full image; 'same images' compares that prefix with the cached sampler "
+            "(8x8 rows are timed and compared in full)."
+        )
 
 
 def main(argv=None) -> None:
@@ -157,12 +188,14 @@ def main(argv=None) -> None:
     parser.add_argument("--no-jit", action="store_true", help="train without XLA")
     parser.add_argument("--num-samples", type=int, default=64)
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 28])
-    parser.add_argument("--max-steps", type=int, default=None,
-                        help="time (a)/(b) on this many positions and extrapolate "
-                             "(images larger than 8x8 only)")
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="time (a)/(b) on this many positions and extrapolate (images larger than 8x8 only)",
+    )
     args = parser.parse_args(argv)
-    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-          f"{os.cpu_count()} CPU cores")
+    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, {os.cpu_count()} CPU cores")
     if args.part in ("all", "likelihood"):
         likelihood_table(args.epochs, args.batch_size, args.seed, not args.no_jit)
     if args.part in ("all", "sampling"):

@@ -70,10 +70,17 @@ def speed_row(n, d, k, iters):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: tol=0 runs all iterations
         t, cpu = time.perf_counter(), time.process_time()
-        sk = SkGaussianMixture(k, covariance_type="full", max_iter=iters, tol=0.0,
-                               weights_init=w0, means_init=m0,
-                               precisions_init=np.linalg.inv(c0),
-                               init_params="random_from_data", random_state=0).fit(x)
+        sk = SkGaussianMixture(
+            k,
+            covariance_type="full",
+            max_iter=iters,
+            tol=0.0,
+            weights_init=w0,
+            means_init=m0,
+            precisions_init=np.linalg.inv(c0),
+            init_params="random_from_data",
+            random_state=0,
+        ).fit(x)
         row["sk_time"] = time.perf_counter() - t
         row["sk_cpu"] = time.process_time() - cpu
     row["sk_ll"] = float(sk.score(x))
@@ -82,13 +89,27 @@ def speed_row(n, d, k, iters):
         # the first (tracing) call's time is reported separately.
         t = time.perf_counter()
         for size in (4096, 8192):  # enough points per component for a full covariance
-            GaussianMixture(k, max_iter=1, tol=0.0, weights_init=w0, means_init=m0,
-                            covariances_init=c0, dtype=dtype).fit(x[:size])
+            GaussianMixture(
+                k,
+                max_iter=1,
+                tol=0.0,
+                weights_init=w0,
+                means_init=m0,
+                covariances_init=c0,
+                dtype=dtype,
+            ).fit(x[:size])
         row[f"{dtype}_warmup"] = time.perf_counter() - t
         t, cpu = time.perf_counter(), time.process_time()
-        gm = GaussianMixture(k, covariance_type="full", max_iter=iters, tol=0.0,
-                             weights_init=w0, means_init=m0, covariances_init=c0,
-                             dtype=dtype).fit(x)
+        gm = GaussianMixture(
+            k,
+            covariance_type="full",
+            max_iter=iters,
+            tol=0.0,
+            weights_init=w0,
+            means_init=m0,
+            covariances_init=c0,
+            dtype=dtype,
+        ).fit(x)
         row[f"{dtype}_time"] = time.perf_counter() - t
         row[f"{dtype}_cpu"] = time.process_time() - cpu
         row[f"{dtype}_ll"] = gm.lower_bound_  # mean log-likelihood after the last M-step
@@ -113,8 +134,13 @@ def streamed_dataset(n, d, k, chunk=65_536, seed=0):
         noise = tf.random.stateless_normal([size, d], key + 1)
         return tf.gather(centers, labels) + tf.gather(scales, labels) * noise
 
-    return tf.data.Dataset.from_tensor_slices(
-        (tf.constant(offsets, tf.int64), tf.constant(sizes, tf.int32))).map(make).prefetch(1)
+    return (
+        tf.data.Dataset.from_tensor_slices(
+            (tf.constant(offsets, tf.int64), tf.constant(sizes, tf.int32))
+        )
+        .map(make)
+        .prefetch(1)
+    )
 
 
 class RssSampler:
@@ -160,8 +186,13 @@ def memory_child(mode, n, d, k, iters):
     rng = np.random.default_rng(1)
     warm = make_data(2048, d, k)
     init = (np.full(k, 1.0 / k), warm[:k], np.stack([np.eye(d)] * k))
-    kwargs = {"max_iter": iters, "tol": 0.0, "weights_init": init[0], "means_init": init[1],
-              "covariances_init": init[2]}
+    kwargs = {
+        "max_iter": iters,
+        "tol": 0.0,
+        "weights_init": init[0],
+        "means_init": init[1],
+        "covariances_init": init[2],
+    }
     if mode == "genkeras-streamed":
         GaussianMixture(k, **kwargs).fit(streamed_dataset(4096, d, k, chunk=1024))
     elif mode == "genkeras-array":
@@ -179,26 +210,51 @@ def memory_child(mode, n, d, k, iters):
         if mode == "genkeras-streamed":
             ll = GaussianMixture(k, **kwargs).fit(ds).history_[-2]
         else:
-            x = np.concatenate([b.numpy() for b in ds])              # (n, d) float32
+            x = np.concatenate([b.numpy() for b in ds])  # (n, d) float32
             if mode == "genkeras-array":
                 ll = GaussianMixture(k, **kwargs).fit(x).history_[-2]
             else:
                 x = x.astype(np.float64)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    sk = SkGaussianMixture(k, max_iter=iters, tol=0.0, weights_init=w0,
-                                           means_init=m0, precisions_init=np.linalg.inv(c0),
-                                           init_params="random_from_data").fit(x)
+                    sk = SkGaussianMixture(
+                        k,
+                        max_iter=iters,
+                        tol=0.0,
+                        weights_init=w0,
+                        means_init=m0,
+                        precisions_init=np.linalg.inv(c0),
+                        init_params="random_from_data",
+                    ).fit(x)
                 ll = float(sk.lower_bound_)  # mean log-likelihood before the last M-step
         elapsed = time.perf_counter() - t
-    return {"mode": mode, "N": n, "baseline_mib": baseline, "peak_mib": sampler.peak,
-            "extra_mib": sampler.peak - baseline, "time": elapsed, "ll": ll}
+    return {
+        "mode": mode,
+        "N": n,
+        "baseline_mib": baseline,
+        "peak_mib": sampler.peak,
+        "extra_mib": sampler.peak - baseline,
+        "time": elapsed,
+        "ll": ll,
+    }
 
 
 def run_child(mode, n, d, k, iters):
     out = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--memory-child", mode, str(n), str(d),
-         str(k), str(iters)], capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--memory-child",
+            mode,
+            str(n),
+            str(d),
+            str(k),
+            str(iters),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"child {mode} N={n} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -211,13 +267,18 @@ def fmt_n(n):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small grid (about a minute)")
-    parser.add_argument("--iters", type=int, default=None, help="EM iterations (default 10, "
-                        "quick 5)")
+    parser.add_argument(
+        "--iters", type=int, default=None, help="EM iterations (default 10, quick 5)"
+    )
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--sklearn-max-n", type=int, default=1_000_000,
-                        help="largest N of the memory table that scikit-learn also runs "
-                        "(it is slow at 10M); larger cells show nan")
+    parser.add_argument(
+        "--sklearn-max-n",
+        type=int,
+        default=1_000_000,
+        help="largest N of the memory table that scikit-learn also runs "
+        "(it is slow at 10M); larger cells show nan",
+    )
     parser.add_argument("--memory-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
@@ -235,55 +296,79 @@ def main(argv=None):
     ns = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
     ks = [8] if args.quick else [8, 32]
     print(f"# genkeras EM vs scikit-learn GaussianMixture ({'quick' if args.quick else 'full'})")
-    print(f"\nTF {tf.__version__}, scikit-learn {sklearn.__version__}, "
-          f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
-          f"load average at start {os.getloadavg()[0]:.1f}\n")
+    print(
+        f"\nTF {tf.__version__}, scikit-learn {sklearn.__version__}, "
+        f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
+        f"load average at start {os.getloadavg()[0]:.1f}\n"
+    )
     if not args.skip_speed:
         print(f"## Speed and agreement (full covariance, {iters} EM iterations, same start)\n")
-        print("Wall-clock seconds of `fit`, and in brackets the process CPU seconds (all "
-              "threads; less sensitive to other load on the machine).\n")
-        print("| N | D | K | sklearn loglik | genkeras f64 loglik | genkeras f32 loglik | "
-              "max rel diff | sklearn s | genkeras f32 s | genkeras f64 s | "
-              "ratio f32/sk | ratio f64/sk | warm-up (tracing) s |")
+        print(
+            "Wall-clock seconds of `fit`, and in brackets the process CPU seconds (all "
+            "threads; less sensitive to other load on the machine).\n"
+        )
+        print(
+            "| N | D | K | sklearn loglik | genkeras f64 loglik | genkeras f32 loglik | "
+            "max rel diff | sklearn s | genkeras f32 s | genkeras f64 s | "
+            "ratio f32/sk | ratio f64/sk | warm-up (tracing) s |"
+        )
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for n in ns:
             for d in (2, 16):
                 for k in ks:
                     r = speed_row(n, d, k, iters)
-                    rel = max(abs(r[f"{t}_ll"] - r["sk_ll"]) / abs(r["sk_ll"])
-                              for t in ("float32", "float64"))
-                    print(f"| {fmt_n(n)} | {d} | {k} | {r['sk_ll']:.6f} | "
-                          f"{r['float64_ll']:.6f} | {r['float32_ll']:.6f} | {rel:.1e} | "
-                          f"{r['sk_time']:.2f} ({r['sk_cpu']:.2f}) | "
-                          f"{r['float32_time']:.2f} ({r['float32_cpu']:.2f}) | "
-                          f"{r['float64_time']:.2f} ({r['float64_cpu']:.2f}) | "
-                          f"{r['float32_time'] / r['sk_time']:.2f} "
-                          f"({r['float32_cpu'] / r['sk_cpu']:.2f}) | "
-                          f"{r['float64_time'] / r['sk_time']:.2f} "
-                          f"({r['float64_cpu'] / r['sk_cpu']:.2f}) | "
-                          f"{r['float32_warmup'] + r['float64_warmup']:.1f} |", flush=True)
+                    rel = max(
+                        abs(r[f"{t}_ll"] - r["sk_ll"]) / abs(r["sk_ll"])
+                        for t in ("float32", "float64")
+                    )
+                    print(
+                        f"| {fmt_n(n)} | {d} | {k} | {r['sk_ll']:.6f} | "
+                        f"{r['float64_ll']:.6f} | {r['float32_ll']:.6f} | {rel:.1e} | "
+                        f"{r['sk_time']:.2f} ({r['sk_cpu']:.2f}) | "
+                        f"{r['float32_time']:.2f} ({r['float32_cpu']:.2f}) | "
+                        f"{r['float64_time']:.2f} ({r['float64_cpu']:.2f}) | "
+                        f"{r['float32_time'] / r['sk_time']:.2f} "
+                        f"({r['float32_cpu'] / r['sk_cpu']:.2f}) | "
+                        f"{r['float64_time'] / r['sk_time']:.2f} "
+                        f"({r['float64_cpu'] / r['sk_cpu']:.2f}) | "
+                        f"{r['float32_warmup'] + r['float64_warmup']:.1f} |",
+                        flush=True,
+                    )
     if not args.skip_memory:
         mem_ns = [10_000, 100_000, 1_000_000] if args.quick else [100_000, 1_000_000, 10_000_000]
-        print(f"\n## Memory above the warmed-up process (D=16, K=8, {mem_iters} iterations; "
-              "fresh process per cell)\n")
-        print("Peak resident memory while producing the data and fitting, minus the "
-              "resident size after imports and a tiny warm-up fit (baseline in brackets).\n")
-        print("| N | genkeras streamed tf.data MiB | genkeras in-memory array MiB | "
-              "sklearn in-memory MiB | streamed s | array s | sklearn s |")
+        print(
+            f"\n## Memory above the warmed-up process (D=16, K=8, {mem_iters} iterations; "
+            "fresh process per cell)\n"
+        )
+        print(
+            "Peak resident memory while producing the data and fitting, minus the "
+            "resident size after imports and a tiny warm-up fit (baseline in brackets).\n"
+        )
+        print(
+            "| N | genkeras streamed tf.data MiB | genkeras in-memory array MiB | "
+            "sklearn in-memory MiB | streamed s | array s | sklearn s |"
+        )
         print("|---:|---:|---:|---:|---:|---:|---:|")
         for n in mem_ns:
             modes = ["genkeras-streamed", "genkeras-array"]
             if n <= args.sklearn_max_n:
                 modes.append("sklearn")
             cells = [run_child(m, n, 16, 8, mem_iters) for m in modes]
-            cells += [{"extra_mib": float("nan"), "baseline_mib": float("nan"),
-                       "time": float("nan")}] * (3 - len(cells))
+            cells += [
+                {"extra_mib": float("nan"), "baseline_mib": float("nan"), "time": float("nan")}
+            ] * (3 - len(cells))
             lls = [c["ll"] for c in cells if "ll" in c]
             if max(lls) - min(lls) > 1e-3 * abs(lls[0]):
                 print(f"(log-likelihoods disagree at N={n}: {lls})")
-            print(f"| {fmt_n(n)} | "
-                  + " | ".join(f"{c['extra_mib']:.0f} ({c['baseline_mib']:.0f})" for c in cells)
-                  + " | " + " | ".join(f"{c['time']:.1f}" for c in cells) + " |", flush=True)
+            print(
+                f"| {fmt_n(n)} | "
+                + " | ".join(f"{c['extra_mib']:.0f} ({c['baseline_mib']:.0f})" for c in cells)
+                + " | "
+                + " | ".join(f"{c['time']:.1f}" for c in cells)
+                + " |",
+                flush=True,
+            )
+
 
 if __name__ == "__main__":
     main()

@@ -72,7 +72,7 @@ spec = data.load("digits", binarize=True)
 
 def patches(images):
     """All 36 overlapping 3x3 patches of each 8x8 image, ``(N * 36, 3, 3, 1)``."""
-    out = [images[:, i:i + 3, j:j + 3] for i in range(6) for j in range(6)]
+    out = [images[:, i : i + 3, j : j + 3] for i in range(6) for j in range(6)]
     return np.concatenate(out).astype(np.float32)
 
 
@@ -87,8 +87,7 @@ print(f"{len(x_train)} training and {len(x_test)} test patches")
 A 3x3 type-A first layer and two residual blocks are plenty for 9 pixels.
 """
 
-model = PixelCNN((3, 3, 1), levels=2, config={"filters": 32, "num_blocks": 2,
-                                               "first_kernel": 3})
+model = PixelCNN((3, 3, 1), levels=2, config={"filters": 32, "num_blocks": 2, "first_kernel": 3})
 model.build_from_shape()
 model.compile_for_training(learning_rate=3e-3)
 model.fit(x_train, batch_size=256, epochs=EPOCHS, verbose=2)
@@ -140,9 +139,11 @@ freq = np.bincount(codes, minlength=512) / len(codes)
 nz = freq > 0
 entropy = -(freq[nz] * np.log(freq[nz])).sum()
 cross = -(freq[nz] * log_p[nz]).sum()
-print(f"test entropy of the patterns {entropy:.4f} nats; model cross-entropy {cross:.4f} "
-      f"nats; KL(data || model) = {cross - entropy:.4f} nats "
-      f"({cross / (9 * np.log(2)):.4f} bits/dim)")
+print(
+    f"test entropy of the patterns {entropy:.4f} nats; model cross-entropy {cross:.4f} "
+    f"nats; KL(data || model) = {cross - entropy:.4f} nats "
+    f"({cross / (9 * np.log(2)):.4f} bits/dim)"
+)
 
 top = np.argsort(-freq)[:16]
 fig, axes = plt.subplots(2, 1, figsize=(9, 5), gridspec_kw={"height_ratios": [3, 1]})
@@ -151,8 +152,12 @@ axes[0].bar(np.arange(16) + 0.2, np.exp(log_p[top]), 0.4, label="PixelCNN p(x)")
 axes[0].set_xticks([])
 axes[0].legend()
 axes[0].set_title(f"the 16 most frequent 3x3 patterns; sum of p over all 512 = {total:.4f}")
-axes[1].imshow(np.concatenate([np.pad(every[t, ..., 0], 1, constant_values=0.5)
-                               for t in top], axis=1), cmap="gray_r", vmin=0, vmax=1)
+axes[1].imshow(
+    np.concatenate([np.pad(every[t, ..., 0], 1, constant_values=0.5) for t in top], axis=1),
+    cmap="gray_r",
+    vmin=0,
+    vmax=1,
+)
 axes[1].axis("off")
 fig.tight_layout()
 fig.savefig(os.path.join(OUT, "chain_rule.png"), dpi=100)

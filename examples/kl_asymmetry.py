@@ -118,13 +118,19 @@ print(f"(a q equal to one mode has KL(q‖p) = log 2 = {math.log(2):.3f})")
 
 grid = np.linspace(-6.0, 6.0, 400)
 path = plots.kl_fits(
-    grid, p.prob(grid).numpy(),
-    {f"forward KL(p‖q): μ={forward.loc:+.2f}, σ={forward.scale:.2f}":
-         q_forward.prob(grid).numpy(),
-     f"reverse KL(q‖p): μ={reverse.loc:+.2f}, σ={reverse.scale:.2f}":
-         q_reverse.prob(grid).numpy()},
+    grid,
+    p.prob(grid).numpy(),
+    {
+        f"forward KL(p‖q): μ={forward.loc:+.2f}, σ={forward.scale:.2f}": q_forward.prob(
+            grid
+        ).numpy(),
+        f"reverse KL(q‖p): μ={reverse.loc:+.2f}, σ={reverse.scale:.2f}": q_reverse.prob(
+            grid
+        ).numpy(),
+    },
     os.path.join(OUT, "kl_fits.png"),
-    title="One Gaussian fitted to a bimodal p: KL is not symmetric")
+    title="One Gaussian fitted to a bimodal p: KL is not symmetric",
+)
 print(f"wrote {path}")
 
 """

@@ -86,15 +86,19 @@ fit them badly, a full-covariance mixture should not.
 
 rng = np.random.default_rng(SEED)
 true_means = np.array([[-2.0, 0.0], [2.0, 1.0], [0.0, 3.0]])
-true_covs = np.array([[[1.5, 0.9], [0.9, 0.8]],
-                      [[0.6, -0.5], [-0.5, 1.2]],
-                      [[1.0, 0.0], [0.0, 0.15]]])
+true_covs = np.array(
+    [[[1.5, 0.9], [0.9, 0.8]], [[0.6, -0.5], [-0.5, 1.2]], [[1.0, 0.0], [0.0, 0.15]]]
+)
 true_weights = np.array([0.45, 0.35, 0.2])
 n = 600 if QUICK else 3000
 labels = rng.choice(3, size=n, p=true_weights)
 x = np.stack([rng.multivariate_normal(true_means[k], true_covs[k]) for k in labels])
-x_test = np.stack([rng.multivariate_normal(true_means[k], true_covs[k])
-                   for k in rng.choice(3, size=n // 2, p=true_weights)])
+x_test = np.stack(
+    [
+        rng.multivariate_normal(true_means[k], true_covs[k])
+        for k in rng.choice(3, size=n // 2, p=true_weights)
+    ]
+)
 print(f"{n} training points in {x.shape[1]}-D from 3 components")
 
 """
@@ -113,16 +117,16 @@ c0 = np.stack([np.eye(2)] * 3)
 def e_step(weights, means, covs, x):
     """Equation (1) in log space; returns responsibilities (N, K) and mean log p(x)."""
     components = tfd.MultivariateNormalTriL(loc=means, scale_tril=tf.linalg.cholesky(covs))
-    log_joint = tf.math.log(weights) + components.log_prob(x[:, None, :])   # (N, K)
-    log_px = tf.reduce_logsumexp(log_joint, axis=1, keepdims=True)           # (N, 1)
+    log_joint = tf.math.log(weights) + components.log_prob(x[:, None, :])  # (N, K)
+    log_px = tf.reduce_logsumexp(log_joint, axis=1, keepdims=True)  # (N, 1)
     return tf.exp(log_joint - log_px), tf.reduce_mean(log_px)
 
 
 def m_step(resp, x):
     """Equation (2): closed-form weights, means and covariances."""
-    nk = tf.reduce_sum(resp, axis=0)                                         # (K,)
-    means = tf.transpose(resp) @ x / nk[:, None]                             # (K, D)
-    diff = x[None, :, :] - means[:, None, :]                                 # (K, N, D)
+    nk = tf.reduce_sum(resp, axis=0)  # (K,)
+    means = tf.transpose(resp) @ x / nk[:, None]  # (K, D)
+    diff = x[None, :, :] - means[:, None, :]  # (K, N, D)
     covs = tf.einsum("nk,knd,kne->kde", resp, diff, diff) / nk[:, None, None]
     return nk / tf.reduce_sum(nk), means, covs + 1e-6 * tf.eye(2, dtype=x.dtype)
 
@@ -138,10 +142,13 @@ iteration from the same start (it streams the sufficient statistics in chunks
 and accumulates them around the current means, but the algebra is the same).
 """
 
-one = GaussianMixture(3, max_iter=1, tol=0.0, weights_init=w0, means_init=m0,
-                      covariances_init=c0, dtype="float64").fit(x)
-print(f"max |μ_hand − μ_genkeras| = {np.max(np.abs(m1.numpy() - one.means_)):.2e}, "
-      f"max |Σ_hand − Σ_genkeras| = {np.max(np.abs(c1.numpy() - one.covariances_)):.2e}")
+one = GaussianMixture(
+    3, max_iter=1, tol=0.0, weights_init=w0, means_init=m0, covariances_init=c0, dtype="float64"
+).fit(x)
+print(
+    f"max |μ_hand − μ_genkeras| = {np.max(np.abs(m1.numpy() - one.means_)):.2e}, "
+    f"max |Σ_hand − Σ_genkeras| = {np.max(np.abs(c1.numpy() - one.covariances_)):.2e}"
+)
 
 """
 ## Watching EM converge, and a log-likelihood that never falls
@@ -153,11 +160,14 @@ M-step and after the last. EM's guarantee is that this sequence never
 decreases; we check it rather than trust it.
 """
 
-gm = GaussianMixture(3, max_iter=100, tol=1e-8, weights_init=w0, means_init=m0,
-                     covariances_init=c0, dtype="float64").fit(x)
+gm = GaussianMixture(
+    3, max_iter=100, tol=1e-8, weights_init=w0, means_init=m0, covariances_init=c0, dtype="float64"
+).fit(x)
 steps = np.diff(gm.history_)
-print(f"{gm.n_iter_} iterations, converged={gm.converged_}; "
-      f"smallest change between iterations: {steps.min():.2e}")
+print(
+    f"{gm.n_iter_} iterations, converged={gm.converged_}; "
+    f"smallest change between iterations: {steps.min():.2e}"
+)
 if steps.min() < -1e-10:
     raise RuntimeError("EM decreased the log-likelihood -- this should never happen")
 
@@ -167,16 +177,32 @@ for ax, it in zip(axes, stops):
     if it == 0:
         params = (w0, m0, c0)
     else:
-        g = GaussianMixture(3, max_iter=it, tol=0.0, weights_init=w0, means_init=m0,
-                            covariances_init=c0, dtype="float64").fit(x)
+        g = GaussianMixture(
+            3,
+            max_iter=it,
+            tol=0.0,
+            weights_init=w0,
+            means_init=m0,
+            covariances_init=c0,
+            dtype="float64",
+        ).fit(x)
         params = (g.weights_, g.means_, g.covariances_)
     ax.scatter(x[:, 0], x[:, 1], s=2, c="0.7")
     for k, (w, mu, cov) in enumerate(zip(*params)):
         vals, vecs = np.linalg.eigh(cov)
         angle = np.degrees(np.arctan2(vecs[1, -1], vecs[0, -1]))
         for r in (1, 2):
-            ax.add_patch(Ellipse(mu, 2 * r * np.sqrt(vals[1]), 2 * r * np.sqrt(vals[0]),
-                                 angle=angle, fill=False, color=f"C{k}", lw=1 + 2 * w))
+            ax.add_patch(
+                Ellipse(
+                    mu,
+                    2 * r * np.sqrt(vals[1]),
+                    2 * r * np.sqrt(vals[0]),
+                    angle=angle,
+                    fill=False,
+                    color=f"C{k}",
+                    lw=1 + 2 * w,
+                )
+            )
     ax.set_title(f"after {it} iteration{'s' if it != 1 else ''}", fontsize=9)
     ax.set_xlim(-6, 6)
     ax.set_ylim(-3.5, 5.5)
@@ -192,9 +218,15 @@ axes[-1].set_title("log-likelihood never decreases", fontsize=9)
 fig.tight_layout()
 fig.savefig(os.path.join(OUT, "em_steps.png"), dpi=80)
 plt.close(fig)
-plots.gmm_ellipses(x, gm.weights_, gm.means_, gm.covariances_,
-                   os.path.join(OUT, "em_fit.png"), centers=true_means,
-                   title="fitted mixture (ellipses at 1 and 2 Mahalanobis units)")
+plots.gmm_ellipses(
+    x,
+    gm.weights_,
+    gm.means_,
+    gm.covariances_,
+    os.path.join(OUT, "em_fit.png"),
+    centers=true_means,
+    title="fitted mixture (ellipses at 1 and 2 Mahalanobis units)",
+)
 
 """
 The fitted model is a TFP distribution: its `log_prob` is the same number the
@@ -202,8 +234,10 @@ library's compiled E-step reports, and it can sample.
 """
 
 dist = gm.distribution
-print(f"test mean log-likelihood: library {gm.score(x_test):.4f}, "
-      f"TFP log_prob {float(tf.reduce_mean(dist.log_prob(x_test))):.4f}")
+print(
+    f"test mean log-likelihood: library {gm.score(x_test):.4f}, "
+    f"TFP log_prob {float(tf.reduce_mean(dist.log_prob(x_test))):.4f}"
+)
 print("true weights   ", np.round(true_weights, 3))
 print("fitted weights ", np.round(np.sort(gm.weights_)[::-1], 3))
 
@@ -226,8 +260,10 @@ for cov_type in ("full", "tied", "diag", "spherical"):
 ring = data.load("ring")
 ring_x = ring.x_train[: 2000 if QUICK else 10000]
 ks = [4, 8, 12] if QUICK else list(range(2, 15))
-bics = [GaussianMixture(k, random_state=SEED, n_init=1 if QUICK else 3).fit(ring_x).bic(ring_x)
-        for k in ks]
+bics = [
+    GaussianMixture(k, random_state=SEED, n_init=1 if QUICK else 3).fit(ring_x).bic(ring_x)
+    for k in ks
+]
 best_k = ks[int(np.argmin(bics))]
 print(f"\nring: BIC is lowest at K={best_k}")
 fig, ax = plt.subplots(figsize=(4.8, 3.2))

@@ -73,13 +73,13 @@ enough. All models use a 7x7 first layer.
 keras.utils.set_random_seed(0)
 models = {
     "PixelCNN": PixelCNN(SHAPE, levels=2, config={"filters": 16, "num_blocks": LAYERS}),
-    "Gated PixelCNN": GatedPixelCNN(SHAPE, levels=2, config={"filters": 8,
-                                                             "num_layers": LAYERS}),
-    "PixelRNN Row LSTM": PixelRNN(SHAPE, levels=2, config={"layer": "row", "filters": 8,
-                                                           "num_layers": 2}),
-    "PixelRNN Diagonal BiLSTM": PixelRNN(SHAPE, levels=2, config={"layer": "diagonal",
-                                                                  "filters": 8,
-                                                                  "num_layers": 2}),
+    "Gated PixelCNN": GatedPixelCNN(SHAPE, levels=2, config={"filters": 8, "num_layers": LAYERS}),
+    "PixelRNN Row LSTM": PixelRNN(
+        SHAPE, levels=2, config={"layer": "row", "filters": 8, "num_layers": 2}
+    ),
+    "PixelRNN Diagonal BiLSTM": PixelRNN(
+        SHAPE, levels=2, config={"layer": "diagonal", "filters": 8, "num_layers": 2}
+    ),
 }
 
 """
@@ -99,8 +99,10 @@ for name, model in models.items():
     maps[name] = grad
     future = int(np.count_nonzero(grad[~past]))
     blind = int(np.count_nonzero(grad[past] == 0))
-    print(f"{name:26s} sees {past.sum() - blind:3d} of {past.sum()} past pixels "
-          f"(blind: {blind}); future pixels seen: {future}")
+    print(
+        f"{name:26s} sees {past.sum() - blind:3d} of {past.sum()} past pixels "
+        f"(blind: {blind}); future pixels seen: {future}"
+    )
     if future:
         raise SystemExit(f"{name} sees the future: its masks are wrong")
 
@@ -114,8 +116,12 @@ layer), which the forward diagonal scan reads only up to column `j`, while the
 backward scan is shifted down a row so it cannot read row `i` at all.
 """
 
-path = plots.receptive_field(list(maps.values()), os.path.join(OUT, "blind_spot.png"),
-                             positions=[POSITION] * len(maps), titles=list(maps))
+path = plots.receptive_field(
+    list(maps.values()),
+    os.path.join(OUT, "blind_spot.png"),
+    positions=[POSITION] * len(maps),
+    titles=list(maps),
+)
 print("wrote", path)
 
 """

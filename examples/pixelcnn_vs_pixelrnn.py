@@ -87,16 +87,26 @@ for name, (cls, config) in variants.items():
     model.compile_for_training(1e-3)
     steps = 4 if QUICK else spec.steps_per_epoch(BATCH)
     start = time.perf_counter()
-    model.fit(spec.train_dataset(BATCH, SEED, last_epoch=EPOCHS), epochs=EPOCHS,
-              steps_per_epoch=steps, shuffle=False, verbose=0)
+    model.fit(
+        spec.train_dataset(BATCH, SEED, last_epoch=EPOCHS),
+        epochs=EPOCHS,
+        steps_per_epoch=steps,
+        shuffle=False,
+        verbose=0,
+    )
     seconds = time.perf_counter() - start
     metrics = model.evaluation_metrics(spec)
-    results[name] = (metrics["bits_per_dim"], steps * BATCH * EPOCHS / seconds,
-                     model.count_params())
+    results[name] = (
+        metrics["bits_per_dim"],
+        steps * BATCH * EPOCHS / seconds,
+        model.count_params(),
+    )
     models[name] = model
-    print(f"{name:26s} test {metrics['bits_per_dim']:.4f} bits/dim, "
-          f"{results[name][1]:6.0f} train images/s (incl. compile), "
-          f"{results[name][2]:,} parameters")
+    print(
+        f"{name:26s} test {metrics['bits_per_dim']:.4f} bits/dim, "
+        f"{results[name][1]:6.0f} train images/s (incl. compile), "
+        f"{results[name][2]:,} parameters"
+    )
 
 """
 ## Sampling: compiled loop vs cached incremental sampler
@@ -120,14 +130,20 @@ for name, model in models.items():
     line = f"{name:26s} compiled loop {t_full:6.3f} s"
     if model.supports_cached_sampling:
         t_cached, cached = timed(lambda m=model: sampling.sample_cached(m, NUM_SAMPLES, seed=SEED))
-        line += (f"   cached {t_cached:6.3f} s ({t_full / t_cached:4.1f}x faster), "
-                 f"same images: {np.array_equal(full, cached)}")
+        line += (
+            f"   cached {t_cached:6.3f} s ({t_full / t_cached:4.1f}x faster), "
+            f"same images: {np.array_equal(full, cached)}"
+        )
     print(line)
     grids.append(full)
 
-path = plots.image_grid(np.concatenate(grids), os.path.join(OUT, "pixel_models_samples.png"),
-                        levels=2, ncols=NUM_SAMPLES,
-                        title="rows: " + ", ".join(models))
+path = plots.image_grid(
+    np.concatenate(grids),
+    os.path.join(OUT, "pixel_models_samples.png"),
+    levels=2,
+    ncols=NUM_SAMPLES,
+    title="rows: " + ", ".join(models),
+)
 print("wrote", path)
 
 """

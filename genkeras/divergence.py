@@ -50,8 +50,9 @@ __all__ = ["DIRECTIONS", "KLFit", "bimodal_target", "fit_gaussian"]
 DIRECTIONS = ("forward", "reverse")
 
 
-def bimodal_target(locs=(-2.0, 2.0), scales=(0.5, 0.5), weights=(0.5, 0.5),
-                   dtype="float32") -> tfd.MixtureSameFamily:
+def bimodal_target(
+    locs=(-2.0, 2.0), scales=(0.5, 0.5), weights=(0.5, 0.5), dtype="float32"
+) -> tfd.MixtureSameFamily:
     """A 1-D mixture of Gaussians (by default two equal modes at -2 and 2, std 0.5).
 
     Args:
@@ -67,20 +68,25 @@ def bimodal_target(locs=(-2.0, 2.0), scales=(0.5, 0.5), weights=(0.5, 0.5),
         ValueError: For mismatched lengths, non-positive scales or bad weights.
     """
     locs, scales, weights = (np.asarray(a, dtype=np.float64) for a in (locs, scales, weights))
-    if not (locs.ndim == scales.ndim == weights.ndim == 1) or \
-            not (len(locs) == len(scales) == len(weights) >= 1):
-        raise ValueError("locs, scales and weights must be 1-D of the same length. Received: "
-                         f"locs={locs.tolist()}, scales={scales.tolist()}, "
-                         f"weights={weights.tolist()}")
+    if not (locs.ndim == scales.ndim == weights.ndim == 1) or not (
+        len(locs) == len(scales) == len(weights) >= 1
+    ):
+        raise ValueError(
+            "locs, scales and weights must be 1-D of the same length. Received: "
+            f"locs={locs.tolist()}, scales={scales.tolist()}, "
+            f"weights={weights.tolist()}"
+        )
     if np.any(scales <= 0) or not np.all(np.isfinite(np.concatenate([locs, scales]))):
         raise ValueError(f"scales must be positive and finite. Received: scales={scales.tolist()}")
     if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0):
-        raise ValueError(f"weights must be non-negative and sum to 1. "
-                         f"Received: weights={weights.tolist()}")
+        raise ValueError(
+            f"weights must be non-negative and sum to 1. Received: weights={weights.tolist()}"
+        )
     return tfd.MixtureSameFamily(
         mixture_distribution=tfd.Categorical(probs=tf.constant(weights, dtype)),
-        components_distribution=tfd.Normal(loc=tf.constant(locs, dtype),
-                                           scale=tf.constant(scales, dtype)),
+        components_distribution=tfd.Normal(
+            loc=tf.constant(locs, dtype), scale=tf.constant(scales, dtype)
+        ),
     )
 
 
@@ -106,9 +112,16 @@ class KLFit:
         return tfd.Normal(loc=self.loc, scale=self.scale)
 
 
-def fit_gaussian(target, direction: str = "forward", steps: int = 400,
-                 learning_rate: float = 0.05, num_samples: int = 256, seed: int = 0,
-                 init_loc: float = 0.5, init_scale: float = 0.5) -> KLFit:
+def fit_gaussian(
+    target,
+    direction: str = "forward",
+    steps: int = 400,
+    learning_rate: float = 0.05,
+    num_samples: int = 256,
+    seed: int = 0,
+    init_loc: float = 0.5,
+    init_scale: float = 0.5,
+) -> KLFit:
     """Fits ``q = N(mu, sigma^2)`` to a 1-D ``target`` by forward or reverse KL.
 
     Adam on Monte Carlo estimates: forward KL samples the target (whose
@@ -144,8 +157,9 @@ def fit_gaussian(target, direction: str = "forward", steps: int = 400,
     True
     """
     if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}. "
-                         f"Received: direction={direction!r}")
+        raise ValueError(
+            f"direction must be one of {', '.join(DIRECTIONS)}. Received: direction={direction!r}"
+        )
     for name, value in (("steps", steps), ("num_samples", num_samples)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
@@ -158,17 +172,17 @@ def fit_gaussian(target, direction: str = "forward", steps: int = 400,
 
     @tf.function
     def run():
-        params = tf.constant([init_loc, math.log(init_scale)], dtype)   # (mu, log sigma)
+        params = tf.constant([init_loc, math.log(init_scale)], dtype)  # (mu, log sigma)
 
         def kl_estimate(params, step):
             mu, sigma = params[0], tf.exp(params[1])
             q = tfd.Normal(mu, sigma)
             key = tf.stack([tf.constant(seed, tf.int32), step])
             if direction == "forward":
-                x = tf.stop_gradient(target.sample(num_samples, seed=key))   # (S,) x ~ p
+                x = tf.stop_gradient(target.sample(num_samples, seed=key))  # (S,) x ~ p
                 return tf.reduce_mean(target.log_prob(x) - q.log_prob(x))
             e = tf.random.stateless_normal([num_samples], key, dtype=dtype)  # (S,)
-            z = mu + sigma * e                                               # reparameterized
+            z = mu + sigma * e  # reparameterized
             return tf.reduce_mean(q.log_prob(z) - target.log_prob(z))
 
         def body(step, params, m, v, hist):
@@ -177,18 +191,24 @@ def fit_gaussian(target, direction: str = "forward", steps: int = 400,
                 loss = kl_estimate(params, step)
             g = tape.gradient(loss, params)
             t = tf.cast(step + 1, dtype)
-            m = beta1 * m + (1 - beta1) * g                    # Adam (Kingma & Ba 2015)
+            m = beta1 * m + (1 - beta1) * g  # Adam (Kingma & Ba 2015)
             v = beta2 * v + (1 - beta2) * tf.square(g)
-            update = (m / (1 - beta1 ** t)) / (tf.sqrt(v / (1 - beta2 ** t)) + eps)
+            update = (m / (1 - beta1**t)) / (tf.sqrt(v / (1 - beta2**t)) + eps)
             return step + 1, params - learning_rate * update, m, v, hist.write(step, loss)
 
         zeros = tf.zeros([2], dtype)
         _, params, _, _, hist = tf.while_loop(
-            lambda step, *_: step < steps, body,
-            (tf.constant(0), params, zeros, zeros, tf.TensorArray(dtype, size=steps)))
+            lambda step, *_: step < steps,
+            body,
+            (tf.constant(0), params, zeros, zeros, tf.TensorArray(dtype, size=steps)),
+        )
         return params, hist.stack()
 
     params, hist = run()
     params = params.numpy()
-    return KLFit(direction=direction, loc=float(params[0]), scale=float(np.exp(params[1])),
-                 history=hist.numpy().astype(float).tolist())
+    return KLFit(
+        direction=direction,
+        loc=float(params[0]),
+        scale=float(np.exp(params[1])),
+        history=hist.numpy().astype(float).tolist(),
+    )

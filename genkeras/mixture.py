@@ -119,11 +119,11 @@ def _prepare(weights, means, covs, cov_type):
     """
     dtype = means.dtype
     if cov_type in ("diag", "spherical"):
-        var = tf.linalg.diag_part(covs)                              # (K, D)
-        whiten = tf.math.rsqrt(var)                                  # (K, D)
-        log_det = 0.5 * tf.reduce_sum(tf.math.log(var), axis=-1)     # (K,) = log|L|
+        var = tf.linalg.diag_part(covs)  # (K, D)
+        whiten = tf.math.rsqrt(var)  # (K, D)
+        log_det = 0.5 * tf.reduce_sum(tf.math.log(var), axis=-1)  # (K,) = log|L|
     else:
-        chol = tf.linalg.cholesky(covs)                              # (K, D, D)
+        chol = tf.linalg.cholesky(covs)  # (K, D, D)
         eye = tf.eye(tf.shape(covs)[-1], batch_shape=tf.shape(covs)[:1], dtype=dtype)
         whiten = tf.linalg.triangular_solve(chol, eye, lower=True)  # (K, D, D) = L^-1
         log_det = tf.reduce_sum(tf.math.log(tf.linalg.diag_part(chol)), axis=-1)
@@ -138,16 +138,17 @@ def _e_step(x, prepared, cov_type):
     """
     log_w, means, whiten, log_det = prepared
     dim = tf.cast(tf.shape(x)[-1], x.dtype)
-    diff = x[None, :, :] - means[:, None, :]                        # (K, C, D)
+    diff = x[None, :, :] - means[:, None, :]  # (K, C, D)
     if cov_type in ("diag", "spherical"):
-        y = diff * whiten[:, None, :]                               # (K, C, D)
+        y = diff * whiten[:, None, :]  # (K, C, D)
     else:
-        y = tf.matmul(diff, whiten, transpose_b=True)               # (K, C, D) = L^-1 (x - mu)
-    maha = tf.reduce_sum(tf.square(y), axis=-1)                     # (K, C)
-    log_joint = (log_w[:, None] - 0.5 * dim * LOG_2PI - log_det[:, None]
-                 - 0.5 * maha)                                      # (K, C) log pi_k N(x|k)
-    log_px = tf.reduce_logsumexp(log_joint, axis=0)                 # (C,)
-    resp = tf.exp(log_joint - log_px[None, :])                      # (K, C) q(z=k | x)
+        y = tf.matmul(diff, whiten, transpose_b=True)  # (K, C, D) = L^-1 (x - mu)
+    maha = tf.reduce_sum(tf.square(y), axis=-1)  # (K, C)
+    log_joint = (
+        log_w[:, None] - 0.5 * dim * LOG_2PI - log_det[:, None] - 0.5 * maha
+    )  # (K, C) log pi_k N(x|k)
+    log_px = tf.reduce_logsumexp(log_joint, axis=0)  # (C,)
+    resp = tf.exp(log_joint - log_px[None, :])  # (K, C) q(z=k | x)
     return log_px, resp, diff
 
 
@@ -156,13 +157,13 @@ def _stats_from_resp(resp, diff, cov_type):
 
     Returns ``(N_k (K,), S1 (K, D), S2 (K, D, D) or (K, D))``.
     """
-    nk = tf.reduce_sum(resp, axis=1)                                # (K,)
-    rd = resp[:, :, None] * diff                                    # (K, C, D)
-    s1 = tf.reduce_sum(rd, axis=1)                                  # (K, D)
+    nk = tf.reduce_sum(resp, axis=1)  # (K,)
+    rd = resp[:, :, None] * diff  # (K, C, D)
+    s1 = tf.reduce_sum(rd, axis=1)  # (K, D)
     if cov_type in ("diag", "spherical"):
-        s2 = tf.reduce_sum(rd * diff, axis=1)                       # (K, D)
+        s2 = tf.reduce_sum(rd * diff, axis=1)  # (K, D)
     else:
-        s2 = tf.matmul(rd, diff, transpose_a=True)                  # (K, D, D)
+        s2 = tf.matmul(rd, diff, transpose_a=True)  # (K, D, D)
     return nk, s1, s2
 
 
@@ -173,10 +174,10 @@ def _m_step(nk_raw, s1, s2, centers, reg_covar, cov_type):
     does not divide by zero, and ``reg_covar`` is added to every variance.
     """
     dtype = centers.dtype
-    nk = nk_raw + 10.0 * np.finfo(dtype.as_numpy_dtype).eps       # (K,)
-    weights = nk / tf.reduce_sum(nk)                                # (K,)
-    shift = s1 / nk[:, None]                                        # (K, D) mu_new - center
-    means = centers + shift                                         # (K, D)
+    nk = nk_raw + 10.0 * np.finfo(dtype.as_numpy_dtype).eps  # (K,)
+    weights = nk / tf.reduce_sum(nk)  # (K,)
+    shift = s1 / nk[:, None]  # (K, D) mu_new - center
+    means = centers + shift  # (K, D)
     k = tf.shape(centers)[0]
     d = tf.shape(centers)[1]
     eye = tf.eye(d, dtype=dtype)
@@ -185,15 +186,15 @@ def _m_step(nk_raw, s1, s2, centers, reg_covar, cov_type):
         cov = 0.5 * (cov + tf.linalg.matrix_transpose(cov)) + reg_covar * eye
     elif cov_type == "tied":
         scatter = s2 - nk[:, None, None] * shift[:, :, None] * shift[:, None, :]
-        tied = tf.reduce_sum(scatter, axis=0) / tf.reduce_sum(nk)    # (D, D)
+        tied = tf.reduce_sum(scatter, axis=0) / tf.reduce_sum(nk)  # (D, D)
         tied = 0.5 * (tied + tf.transpose(tied)) + reg_covar * eye
         cov = tf.broadcast_to(tied[None], [k, d, d])
     elif cov_type == "diag":
-        var = s2 / nk[:, None] - tf.square(shift) + reg_covar       # (K, D)
+        var = s2 / nk[:, None] - tf.square(shift) + reg_covar  # (K, D)
         cov = tf.linalg.diag(var)
     else:  # spherical
         var = tf.reduce_mean(s2 / nk[:, None] - tf.square(shift), axis=-1) + reg_covar
-        cov = var[:, None, None] * eye                              # (K, D, D)
+        cov = var[:, None, None] * eye  # (K, D, D)
     return weights, means, cov
 
 
@@ -227,17 +228,20 @@ def _data_pass(source, chunk, prepared, centers, cov_type, dtype, with_stats=Tru
         return ll, count, nk, s1, s2
 
     if isinstance(source, tf.data.Dataset):
+
         def checked(acc, xc):
             xc = tf.debugging.assert_all_finite(
-                tf.cast(xc, dtype), "the streamed data contains NaN or infinite values")
+                tf.cast(xc, dtype), "the streamed data contains NaN or infinite values"
+            )
             return accumulate(acc, xc)
+
         return source.reduce(init, checked)
 
     n = tf.shape(source)[0]
-    steps = (n + chunk - 1) // chunk                               # number of chunks
+    steps = (n + chunk - 1) // chunk  # number of chunks
 
     def body(i, acc):
-        xc = source[i * chunk:(i + 1) * chunk]                      # (C, D)
+        xc = source[i * chunk : (i + 1) * chunk]  # (C, D)
         return i + 1, accumulate(acc, xc)
 
     _, acc = tf.while_loop(lambda i, acc: i < steps, body, (tf.constant(0), init))
@@ -264,9 +268,11 @@ def _compiled_score(cov_type, dtype):
     """Returns the compiled chunk E-step ``(x, w, m, c) -> (log p(x), resp (C, K))``."""
     key = (cov_type, dtype)
     if key not in _SCORE_CACHE:
+
         def score_chunk(xc, weights, means, covs):
             log_px, resp, _ = _e_step(xc, _prepare(weights, means, covs, cov_type), cov_type)
             return log_px, tf.transpose(resp)
+
         _SCORE_CACHE[key] = tf.function(score_chunk, reduce_retracing=True)
     return _SCORE_CACHE[key]
 
@@ -283,18 +289,26 @@ def _make_em(cov_type, dtype):
         def body(i, w, m, c, prev, converged, hist):
             prepared = _prepare(w, m, c, cov_type)
             ll, count, nk, s1, s2 = _data_pass(source, chunk, prepared, m, cov_type, dtype)
-            mean_ll = ll / count                                    # before this M-step
+            mean_ll = ll / count  # before this M-step
             hist = hist.write(i, mean_ll)
             w, m, c = _m_step(nk, s1, s2, m, reg_covar, cov_type)
             converged = tf.logical_and(i > 0, tf.abs(mean_ll - prev) < tol)
             return i + 1, w, m, c, mean_ll, converged, hist
 
-        loop_vars = (tf.constant(0), weights, means, covs, tf.constant(-np.inf, dtype),
-                     tf.constant(False), history)
+        loop_vars = (
+            tf.constant(0),
+            weights,
+            means,
+            covs,
+            tf.constant(-np.inf, dtype),
+            tf.constant(False),
+            history,
+        )
         n_iter, w, m, c, _, converged, history = tf.while_loop(cond, body, loop_vars)
         # Log-likelihood of the final parameters (scikit-learn's final E-step).
-        ll, count, _, _, _ = _data_pass(source, chunk, _prepare(w, m, c, cov_type), m,
-                                        cov_type, dtype, with_stats=False)
+        ll, count, _, _, _ = _data_pass(
+            source, chunk, _prepare(w, m, c, cov_type), m, cov_type, dtype, with_stats=False
+        )
         history = history.write(n_iter, ll / count)
         return w, m, c, n_iter, converged, history.stack()
 
@@ -307,26 +321,28 @@ def _kmeans_plus_plus(x, k, seed):
     first = tf.random.stateless_uniform([], seed, maxval=n, dtype=tf.int32)
     centers = tf.TensorArray(x.dtype, size=k)
     centers = centers.write(0, x[first])
-    best = tf.reduce_sum(tf.square(x - x[first]), axis=-1)          # (n,) squared distance
+    best = tf.reduce_sum(tf.square(x - x[first]), axis=-1)  # (n,) squared distance
 
     def body(j, centers, best):
         logits = tf.math.log(tf.maximum(best, 1e-300 if x.dtype == tf.float64 else 1e-30))
         pick = tf.random.stateless_categorical(
-            logits[None, :], 1, seed + tf.stack([0, j]), dtype=tf.int32)[0, 0]
+            logits[None, :], 1, seed + tf.stack([0, j]), dtype=tf.int32
+        )[0, 0]
         c = x[pick]
         centers = centers.write(j, c)
         best = tf.minimum(best, tf.reduce_sum(tf.square(x - c), axis=-1))
         return j + 1, centers, best
 
     _, centers, _ = tf.while_loop(lambda j, c, b: j < k, body, (tf.constant(1), centers, best))
-    return centers.stack()                                           # (k, D)
+    return centers.stack()  # (k, D)
 
 
 def _assign(x, centers):
     """Nearest centre of every point, via ||x||^2 - 2 x.c + ||c||^2 as one matmul."""
-    dist = (tf.reduce_sum(tf.square(centers), axis=-1)[None, :]
-            - 2.0 * tf.matmul(x, centers, transpose_b=True))        # (n, k) (+ ||x||^2 const)
-    return tf.argmin(dist, axis=-1, output_type=tf.int32)            # (n,)
+    dist = tf.reduce_sum(tf.square(centers), axis=-1)[None, :] - 2.0 * tf.matmul(
+        x, centers, transpose_b=True
+    )  # (n, k) (+ ||x||^2 const)
+    return tf.argmin(dist, axis=-1, output_type=tf.int32)  # (n,)
 
 
 def _init_params(x, k, method, seed, reg_covar, cov_type, iters=KMEANS_ITERS):
@@ -346,21 +362,20 @@ def _init_params(x, k, method, seed, reg_covar, cov_type, iters=KMEANS_ITERS):
         centers = _kmeans_plus_plus(x, k, seed)
 
         def lloyd(i, centers):
-            onehot = tf.one_hot(_assign(x, centers), k, dtype=dtype)   # (n, k)
-            counts = tf.reduce_sum(onehot, axis=0)                     # (k,)
-            sums = tf.matmul(onehot, x, transpose_a=True)              # (k, D)
+            onehot = tf.one_hot(_assign(x, centers), k, dtype=dtype)  # (n, k)
+            counts = tf.reduce_sum(onehot, axis=0)  # (k,)
+            sums = tf.matmul(onehot, x, transpose_a=True)  # (k, D)
             # An empty cluster keeps its centre.
-            new = tf.where(counts[:, None] > 0, sums / tf.maximum(counts, 1.0)[:, None],
-                           centers)
+            new = tf.where(counts[:, None] > 0, sums / tf.maximum(counts, 1.0)[:, None], centers)
             return i + 1, new
 
         _, centers = tf.while_loop(lambda i, c: i < iters, lloyd, (tf.constant(0), centers))
         resp = tf.transpose(tf.one_hot(_assign(x, centers), k, dtype=dtype))  # (k, n)
     else:
         u = tf.random.stateless_uniform([tf.shape(x)[0], k], seed, dtype=dtype)
-        resp = tf.transpose(u / tf.reduce_sum(u, axis=1, keepdims=True))     # (k, n)
+        resp = tf.transpose(u / tf.reduce_sum(u, axis=1, keepdims=True))  # (k, n)
         centers = tf.broadcast_to(tf.reduce_mean(x, axis=0)[None], [k, tf.shape(x)[1]])
-    diff = x[None, :, :] - centers[:, None, :]                       # (k, n, D)
+    diff = x[None, :, :] - centers[:, None, :]  # (k, n, D)
     nk, s1, s2 = _stats_from_resp(resp, diff, cov_type)
     return _m_step(nk, s1, s2, centers, reg_covar, cov_type)
 
@@ -376,8 +391,10 @@ def _full_covariances(covariances, cov_type, k, d):
     c = np.asarray(covariances, dtype=np.float64)
     expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[cov_type]
     if c.shape != expected:
-        raise ValueError(f"covariances for covariance_type={cov_type!r} must have shape "
-                         f"{expected}. Received: shape={c.shape}")
+        raise ValueError(
+            f"covariances for covariance_type={cov_type!r} must have shape "
+            f"{expected}. Received: shape={c.shape}"
+        )
     if cov_type == "full":
         return c
     if cov_type == "tied":
@@ -448,26 +465,43 @@ class GaussianMixture:
     True
     """
 
-    def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
-                 tol: float = 1e-3, reg_covar: float = 1e-6, max_iter: int = 100,
-                 n_init: int = 1, init: str = "kmeans", weights_init=None, means_init=None,
-                 covariances_init=None, random_state: int | None = None,
-                 dtype: str = "float32", batch_size: int | None = None):
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init: str = "kmeans",
+        weights_init=None,
+        means_init=None,
+        covariances_init=None,
+        random_state: int | None = None,
+        dtype: str = "float32",
+        batch_size: int | None = None,
+    ):
         _check_int("n_components", n_components, 1)
         _check_int("max_iter", max_iter, 1)
         _check_int("n_init", n_init, 1)
         if covariance_type not in COVARIANCE_TYPES:
-            raise ValueError(f"covariance_type must be one of {', '.join(COVARIANCE_TYPES)}. "
-                             f"Received: covariance_type={covariance_type!r}")
+            raise ValueError(
+                f"covariance_type must be one of {', '.join(COVARIANCE_TYPES)}. "
+                f"Received: covariance_type={covariance_type!r}"
+            )
         if init not in INIT_METHODS:
-            raise ValueError(f"init must be one of {', '.join(INIT_METHODS)}. "
-                             f"Received: init={init!r}")
+            raise ValueError(
+                f"init must be one of {', '.join(INIT_METHODS)}. Received: init={init!r}"
+            )
         if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0):
             raise ValueError(f"tol must be a finite number >= 0. Received: tol={tol!r}")
-        if not (isinstance(reg_covar, (int, float)) and math.isfinite(reg_covar)
-                and reg_covar >= 0):
-            raise ValueError(f"reg_covar must be a finite number >= 0. "
-                             f"Received: reg_covar={reg_covar!r}")
+        if not (
+            isinstance(reg_covar, (int, float)) and math.isfinite(reg_covar) and reg_covar >= 0
+        ):
+            raise ValueError(
+                f"reg_covar must be a finite number >= 0. Received: reg_covar={reg_covar!r}"
+            )
         if dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64'. Received: dtype={dtype!r}")
         if batch_size is not None:
@@ -476,8 +510,10 @@ class GaussianMixture:
         if any(given) and not all(given):
             names = ("weights_init", "means_init", "covariances_init")
             received = ", ".join(n for n, g in zip(names, given) if g)
-            raise ValueError("weights_init, means_init and covariances_init must be given "
-                             f"together. Received: {received} only")
+            raise ValueError(
+                "weights_init, means_init and covariances_init must be given "
+                f"together. Received: {received} only"
+            )
         if random_state is not None:
             _check_int("random_state", random_state, 0)
         self.n_components = int(n_components)
@@ -498,30 +534,38 @@ class GaussianMixture:
     # -- input checks ---------------------------------------------------------------
     def _check_x(self, x, fitting: bool) -> np.ndarray:
         if isinstance(x, tf.data.Dataset):
-            raise TypeError("Only fit() streams a tf.data.Dataset; pass an array here. "
-                            "Received: x=tf.data.Dataset")
+            raise TypeError(
+                "Only fit() streams a tf.data.Dataset; pass an array here. "
+                "Received: x=tf.data.Dataset"
+            )
         x = np.asarray(x.numpy() if hasattr(x, "numpy") else x)
         if x.dtype == object or not np.issubdtype(x.dtype, np.number):
             raise ValueError(f"x must be numeric. Received: x.dtype={x.dtype}")
         if np.issubdtype(x.dtype, np.complexfloating):
             raise ValueError(f"x must be real. Received: x.dtype={x.dtype}")
         if x.ndim != 2:
-            raise ValueError("x must be a 2-D array (n_samples, n_features). "
-                             f"Received: x.shape={x.shape}")
+            raise ValueError(
+                f"x must be a 2-D array (n_samples, n_features). Received: x.shape={x.shape}"
+            )
         if x.shape[1] < 1:
             raise ValueError(f"x must have at least one feature. Received: x.shape={x.shape}")
         if not np.all(np.isfinite(x)):
             bad = int(x.size - np.count_nonzero(np.isfinite(x)))
-            raise ValueError(f"x contains {bad} NaN or infinite values. "
-                             f"Received: x.shape={x.shape}")
+            raise ValueError(
+                f"x contains {bad} NaN or infinite values. Received: x.shape={x.shape}"
+            )
         if fitting and x.shape[0] < self.n_components:
-            raise ValueError(f"x has {x.shape[0]} points, fewer than n_components="
-                             f"{self.n_components}. Received: x.shape={x.shape}")
+            raise ValueError(
+                f"x has {x.shape[0]} points, fewer than n_components="
+                f"{self.n_components}. Received: x.shape={x.shape}"
+            )
         if not fitting:
             self._check_fitted()
             if x.shape[1] != self.n_features_in_:
-                raise ValueError(f"x has {x.shape[1]} features but the mixture was fitted on "
-                                 f"{self.n_features_in_}. Received: x.shape={x.shape}")
+                raise ValueError(
+                    f"x has {x.shape[1]} features but the mixture was fitted on "
+                    f"{self.n_features_in_}. Received: x.shape={x.shape}"
+                )
         if x.shape[0] < 1:
             raise ValueError(f"x is empty. Received: x.shape={x.shape}")
         return x.astype(self.dtype, copy=False)
@@ -559,13 +603,20 @@ class GaussianMixture:
         tf_dtype = tf.as_dtype(self.dtype)
         if isinstance(x, tf.data.Dataset):
             spec = x.element_spec
-            if not isinstance(spec, tf.TensorSpec) or spec.shape.rank != 2 \
-                    or spec.shape[-1] is None:
-                raise ValueError("A streamed dataset must yield (batch, n_features) tensors "
-                                 f"with a known n_features. Received: element_spec={spec}")
+            if (
+                not isinstance(spec, tf.TensorSpec)
+                or spec.shape.rank != 2
+                or spec.shape[-1] is None
+            ):
+                raise ValueError(
+                    "A streamed dataset must yield (batch, n_features) tensors "
+                    f"with a known n_features. Received: element_spec={spec}"
+                )
             source = x
-            head = np.concatenate(list(x.unbatch().take(INIT_POINTS).batch(INIT_POINTS)
-                                       .as_numpy_iterator()) or [np.zeros((0, spec.shape[-1]))])
+            head = np.concatenate(
+                list(x.unbatch().take(INIT_POINTS).batch(INIT_POINTS).as_numpy_iterator())
+                or [np.zeros((0, spec.shape[-1]))]
+            )
             init_x = self._check_x(head, fitting=True)
             d = init_x.shape[1]
             chunk = 1  # unused: the dataset's own batches are the chunks
@@ -576,15 +627,25 @@ class GaussianMixture:
             chunk = self._chunk(d, x.shape[0])
             init_x = x
         em = _compiled_em(self.covariance_type, tf_dtype)
-        seed = (self.random_state if self.random_state is not None
-                else int(np.random.default_rng().integers(2**31 - 1)))
+        seed = (
+            self.random_state
+            if self.random_state is not None
+            else int(np.random.default_rng().integers(2**31 - 1))
+        )
         best = None
         for restart in range(self.n_init):
             w0, m0, c0 = self._initial_parameters(init_x, d, seed, restart)
             try:
                 w, m, c, n_iter, converged, history = em(
-                    source, tf.constant(chunk), w0, m0, c0, tf.constant(self.max_iter),
-                    tf.constant(self.tol, tf_dtype), tf.constant(self.reg_covar, tf_dtype))
+                    source,
+                    tf.constant(chunk),
+                    w0,
+                    m0,
+                    c0,
+                    tf.constant(self.max_iter),
+                    tf.constant(self.tol, tf_dtype),
+                    tf.constant(self.reg_covar, tf_dtype),
+                )
             except tf.errors.InvalidArgumentError as exc:
                 raise ValueError(self._failure_message(exc)) from None
             history = history.numpy().astype(np.float64)
@@ -601,9 +662,11 @@ class GaussianMixture:
         return self
 
     def _failure_message(self, exc) -> str:
-        return (f"EM failed ({str(exc).splitlines()[0][:200]}): a covariance stopped being "
-                f"positive definite or the data is not finite. Try a larger reg_covar. "
-                f"Received: reg_covar={self.reg_covar}")
+        return (
+            f"EM failed ({str(exc).splitlines()[0][:200]}): a covariance stopped being "
+            f"positive definite or the data is not finite. Try a larger reg_covar. "
+            f"Received: reg_covar={self.reg_covar}"
+        )
 
     def _initial_parameters(self, init_x, d, seed, restart):
         tf_dtype = tf.as_dtype(self.dtype)
@@ -612,11 +675,14 @@ class GaussianMixture:
             w = np.asarray(self.weights_init, dtype=np.float64)
             m = np.asarray(self.means_init, dtype=np.float64)
             if w.shape != (k,) or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
-                raise ValueError(f"weights_init must be {k} non-negative weights summing to 1. "
-                                 f"Received: weights_init={self.weights_init!r}")
+                raise ValueError(
+                    f"weights_init must be {k} non-negative weights summing to 1. "
+                    f"Received: weights_init={self.weights_init!r}"
+                )
             if m.shape != (k, d):
-                raise ValueError(f"means_init must have shape {(k, d)}. "
-                                 f"Received: means_init.shape={m.shape}")
+                raise ValueError(
+                    f"means_init must have shape {(k, d)}. Received: means_init.shape={m.shape}"
+                )
             c = _full_covariances(self.covariances_init, self.covariance_type, k, d)
             return (tf.constant(w, tf_dtype), tf.constant(m, tf_dtype), tf.constant(c, tf_dtype))
         rng = np.random.default_rng([seed, restart])
@@ -624,8 +690,14 @@ class GaussianMixture:
         if len(sub) > INIT_POINTS:
             sub = sub[np.sort(rng.choice(len(sub), INIT_POINTS, replace=False))]
         tf_seed = tf.constant([seed % (2**31 - 1), restart], tf.int32)
-        return _init_params(tf.constant(sub, tf_dtype), k, self.init, tf_seed,
-                            tf.constant(self.reg_covar, tf_dtype), self.covariance_type)
+        return _init_params(
+            tf.constant(sub, tf_dtype),
+            k,
+            self.init,
+            tf_seed,
+            tf.constant(self.reg_covar, tf_dtype),
+            self.covariance_type,
+        )
 
     def _set_params(self, weights, means, full_covs):
         self.weights_ = np.asarray(weights, dtype=np.float64)
@@ -645,18 +717,23 @@ class GaussianMixture:
             mixture_distribution=tfd.Categorical(probs=tf.constant(self.weights_, dtype)),
             components_distribution=tfd.MultivariateNormalTriL(
                 loc=tf.constant(self.means_, dtype),
-                scale_tril=tf.constant(np.linalg.cholesky(self._full_covs), dtype)),
+                scale_tril=tf.constant(np.linalg.cholesky(self._full_covs), dtype),
+            ),
         )
 
     def _e_step_arrays(self, x):
         """Returns ``(log p(x) (N,), responsibilities (N, K))`` chunk by chunk."""
         dtype = tf.as_dtype(self.dtype)
         score_chunk = _compiled_score(self.covariance_type, dtype)
-        params = (tf.constant(self.weights_, dtype), tf.constant(self.means_, dtype),
-                  tf.constant(self._full_covs, dtype))
+        params = (
+            tf.constant(self.weights_, dtype),
+            tf.constant(self.means_, dtype),
+            tf.constant(self._full_covs, dtype),
+        )
         chunk = self._chunk(self.n_features_in_, None)
-        outs = [score_chunk(tf.constant(x[i:i + chunk]), *params)
-                for i in range(0, len(x), chunk)]
+        outs = [
+            score_chunk(tf.constant(x[i : i + chunk]), *params) for i in range(0, len(x), chunk)
+        ]
         log_px = np.concatenate([o[0].numpy() for o in outs]).astype(np.float64)
         resp = np.concatenate([o[1].numpy() for o in outs]).astype(np.float64)
         return log_px, resp
@@ -699,8 +776,12 @@ class GaussianMixture:
 
     def _n_parameters(self) -> int:
         k, d = self.n_components, self.n_features_in_
-        cov = {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": k * d,
-               "spherical": k}[self.covariance_type]
+        cov = {
+            "full": k * d * (d + 1) // 2,
+            "tied": d * (d + 1) // 2,
+            "diag": k * d,
+            "spherical": k,
+        }[self.covariance_type]
         return int(cov + k * d + k - 1)
 
     def bic(self, x) -> float:
@@ -716,10 +797,18 @@ class GaussianMixture:
     # -- persistence -------------------------------------------------------------------
     def get_params(self) -> dict[str, Any]:
         """Returns the constructor arguments (without the ``*_init`` arrays)."""
-        return {"n_components": self.n_components, "covariance_type": self.covariance_type,
-                "tol": self.tol, "reg_covar": self.reg_covar, "max_iter": self.max_iter,
-                "n_init": self.n_init, "init": self.init, "random_state": self.random_state,
-                "dtype": self.dtype, "batch_size": self.batch_size}
+        return {
+            "n_components": self.n_components,
+            "covariance_type": self.covariance_type,
+            "tol": self.tol,
+            "reg_covar": self.reg_covar,
+            "max_iter": self.max_iter,
+            "n_init": self.n_init,
+            "init": self.init,
+            "random_state": self.random_state,
+            "dtype": self.dtype,
+            "batch_size": self.batch_size,
+        }
 
     def save(self, path, extra: dict[str, Any] | None = None) -> str:
         """Saves the fitted parameters to an ``.npz`` file (no pickles).
@@ -735,12 +824,21 @@ class GaussianMixture:
         path = os.fspath(path)
         if not path.endswith(".npz"):
             path += ".npz"
-        meta = {"params": self.get_params(), "n_iter": self.n_iter_,
-                "converged": self.converged_, "extra": extra or {}}
+        meta = {
+            "params": self.get_params(),
+            "n_iter": self.n_iter_,
+            "converged": self.converged_,
+            "extra": extra or {},
+        }
         tmp = path[:-4] + ".tmp.npz"
-        np.savez(tmp, weights=self.weights_, means=self.means_, covariances=self._full_covs,
-                 history=np.asarray(self.history_, dtype=np.float64),
-                 meta=np.asarray(json.dumps(meta)))
+        np.savez(
+            tmp,
+            weights=self.weights_,
+            means=self.means_,
+            covariances=self._full_covs,
+            history=np.asarray(self.history_, dtype=np.float64),
+            meta=np.asarray(json.dumps(meta)),
+        )
         os.replace(tmp, path)
         return path
 
@@ -777,29 +875,43 @@ class GMMConfig:
     """Hyperparameters of ``genkeras run gmm`` (each field is a CLI option)."""
 
     components: int = dataclasses.field(
-        default=8, metadata={"help": "Number of mixture components K."})
+        default=8, metadata={"help": "Number of mixture components K."}
+    )
     covariance_type: str = dataclasses.field(
-        default="full", metadata={"help": "Covariance structure.",
-                                  "choices": list(COVARIANCE_TYPES)})
-    max_iter: int = dataclasses.field(
-        default=100, metadata={"help": "Maximum EM iterations."})
+        default="full",
+        metadata={"help": "Covariance structure.", "choices": list(COVARIANCE_TYPES)},
+    )
+    max_iter: int = dataclasses.field(default=100, metadata={"help": "Maximum EM iterations."})
     tol: float = dataclasses.field(
-        default=1e-3, metadata={"help": "Stop when the mean log-likelihood changes less."})
+        default=1e-3, metadata={"help": "Stop when the mean log-likelihood changes less."}
+    )
     reg_covar: float = dataclasses.field(
-        default=1e-6, metadata={"help": "Added to every covariance diagonal."})
+        default=1e-6, metadata={"help": "Added to every covariance diagonal."}
+    )
     init: str = dataclasses.field(
-        default="kmeans", metadata={"help": "Initialisation.", "choices": list(INIT_METHODS)})
+        default="kmeans", metadata={"help": "Initialisation.", "choices": list(INIT_METHODS)}
+    )
     n_init: int = dataclasses.field(
-        default=1, metadata={"help": "Restarts; the best log-likelihood wins."})
+        default=1, metadata={"help": "Restarts; the best log-likelihood wins."}
+    )
     float64: bool = dataclasses.field(
-        default=False, metadata={"help": "Run EM in float64 (default float32)."})
+        default=False, metadata={"help": "Run EM in float64 (default float32)."}
+    )
     batch_size_em: int = dataclasses.field(
-        default=0, metadata={"help": "Points per streamed E/M chunk; 0 = automatic "
-                                     "(whole data when it fits a fixed memory budget)."})
+        default=0,
+        metadata={
+            "help": "Points per streamed E/M chunk; 0 = automatic "
+            "(whole data when it fits a fixed memory budget)."
+        },
+    )
 
     def __post_init__(self):
-        for name, minimum in (("components", 1), ("max_iter", 1), ("n_init", 1),
-                              ("batch_size_em", 0)):
+        for name, minimum in (
+            ("components", 1),
+            ("max_iter", 1),
+            ("n_init", 1),
+            ("batch_size_em", 0),
+        ):
             value = getattr(self, name)
             if value < minimum:
                 raise ValueError(f"{name} must be at least {minimum}. Received: {name}={value}")
@@ -840,11 +952,16 @@ class GMMFamily:
         self.num_classes = num_classes
         self.cfg = config_from_dict(GMMConfig, config)
         self.mixture = GaussianMixture(
-            self.cfg.components, covariance_type=self.cfg.covariance_type,
-            tol=self.cfg.tol, reg_covar=self.cfg.reg_covar, max_iter=self.cfg.max_iter,
-            n_init=self.cfg.n_init, init=self.cfg.init,
+            self.cfg.components,
+            covariance_type=self.cfg.covariance_type,
+            tol=self.cfg.tol,
+            reg_covar=self.cfg.reg_covar,
+            max_iter=self.cfg.max_iter,
+            n_init=self.cfg.n_init,
+            init=self.cfg.init,
             dtype="float64" if self.cfg.float64 else "float32",
-            batch_size=self.cfg.batch_size_em or None)
+            batch_size=self.cfg.batch_size_em or None,
+        )
 
     @classmethod
     def from_data(cls, spec, config=None):
@@ -875,9 +992,11 @@ class GMMFamily:
         x = self._vectors(spec.x_train, seed)
         self.mixture.fit(x)
         self.save(run_dir)
-        plots.loglik_curve(self.mixture.history_, os.path.join(run_dir, "loglik.png"),
-                           title=f"EM on {spec.name}: K={self.cfg.components}, "
-                                 f"{self.cfg.covariance_type}")
+        plots.loglik_curve(
+            self.mixture.history_,
+            os.path.join(run_dir, "loglik.png"),
+            title=f"EM on {spec.name}: K={self.cfg.components}, {self.cfg.covariance_type}",
+        )
         self.write_figures(spec, run_dir)
         return {"loglik": list(self.mixture.history_)}
 
@@ -887,10 +1006,15 @@ class GMMFamily:
 
         if self.num_dims != 2 or self.levels is not None:
             return []
-        plots.gmm_ellipses(spec.x_test, self.mixture.weights_, self.mixture.means_,
-                           self.mixture._full_covs, os.path.join(out_dir, "ellipses.png"),
-                           centers=spec.extras.get("centers"),
-                           title=f"{self.cfg.components}-component GMM on {spec.name}")
+        plots.gmm_ellipses(
+            spec.x_test,
+            self.mixture.weights_,
+            self.mixture.means_,
+            self.mixture._full_covs,
+            os.path.join(out_dir, "ellipses.png"),
+            centers=spec.extras.get("centers"),
+            title=f"{self.cfg.components}-component GMM on {spec.name}",
+        )
         return ["ellipses.png"]
 
     def evaluation_metrics(self, spec, batch_size: int = 256) -> dict[str, float]:
@@ -926,8 +1050,12 @@ class GMMFamily:
 
     def save(self, run_dir) -> str:
         """Writes ``model.npz`` (parameters, history and the family config) into ``run_dir``."""
-        extra = {"data_shape": list(self.data_shape), "levels": self.levels,
-                 "num_classes": self.num_classes, "config": dataclasses.asdict(self.cfg)}
+        extra = {
+            "data_shape": list(self.data_shape),
+            "levels": self.levels,
+            "num_classes": self.num_classes,
+            "config": dataclasses.asdict(self.cfg),
+        }
         return self.mixture.save(os.path.join(run_dir, self.MODEL_FILE), extra=extra)
 
     @classmethod
@@ -942,7 +1070,11 @@ class GMMFamily:
             raise FileNotFoundError(f"{run_dir}: no {cls.MODEL_FILE} (did the run finish?).")
         mixture = GaussianMixture.load(path)
         extra = mixture.saved_extra_
-        family = cls(extra["data_shape"], levels=extra["levels"], config=extra["config"],
-                     num_classes=extra["num_classes"])
+        family = cls(
+            extra["data_shape"],
+            levels=extra["levels"],
+            config=extra["config"],
+            num_classes=extra["num_classes"],
+        )
         family.mixture = mixture
         return family

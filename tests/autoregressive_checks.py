@@ -23,8 +23,9 @@ def dependency_matrix(model, seed=0, labels=None):
     rng = np.random.default_rng(seed)
     x = rng.integers(0, model.levels, (1, height, width, channels)).astype(np.float32)
     flat = np.repeat(x.reshape(1, dims), dims, axis=0)  # one perturbed copy per position
-    flat[np.arange(dims), np.arange(dims)] = (flat[np.arange(dims), np.arange(dims)] + 1) % \
-        model.levels
+    flat[np.arange(dims), np.arange(dims)] = (
+        flat[np.arange(dims), np.arange(dims)] + 1
+    ) % model.levels
     batch = np.concatenate([x, flat.reshape((dims,) + model.data_shape)])
     if labels is not None:
         labels = tf.fill((dims + 1,), labels)

@@ -19,17 +19,20 @@ def target():
 
 @pytest.fixture(scope="module")
 def fits(target):
-    return (fit_gaussian(target, "forward", seed=0),
-            fit_gaussian(target, "reverse", seed=0),
-            fit_gaussian(target, "reverse", seed=1, init_loc=-0.5))
+    return (
+        fit_gaussian(target, "forward", seed=0),
+        fit_gaussian(target, "reverse", seed=0),
+        fit_gaussian(target, "reverse", seed=1, init_loc=-0.5),
+    )
 
 
 def tfd_normal(dist):
     """The same Gaussian in float64 (to compare with the float64 target)."""
     from genkeras.divergence import tfd
 
-    return tfd.Normal(tf.constant(float(dist.loc), tf.float64),
-                      tf.constant(float(dist.scale), tf.float64))
+    return tfd.Normal(
+        tf.constant(float(dist.loc), tf.float64), tf.constant(float(dist.scale), tf.float64)
+    )
 
 
 def mc_kl(p, q, n=200_000, seed=7):
@@ -66,7 +69,6 @@ def test_each_fit_wins_only_its_own_direction(target, fits):
     assert mc_kl(p, q_f) + 1.0 < mc_kl(p, q_r)
     # Reverse KL(q||p): the mode-seeker is better than the covering fit.
     assert mc_kl(q_r, p) + 0.3 < mc_kl(q_f, p)
-
 
 
 def test_fits_are_reproducible(target):

@@ -35,23 +35,30 @@ def initial(cov_type, x):
     """Deliberately poor shared starting point (so EM has work to do)."""
     w0 = np.array([0.2, 0.3, 0.5])
     m0 = x[[0, 1, 2]] * 0.3
-    c0 = {"full": np.stack([np.eye(D) * 2.0] * K), "tied": np.eye(D) * 2.0,
-          "diag": np.full((K, D), 2.0), "spherical": np.full(K, 2.0)}[cov_type]
+    c0 = {
+        "full": np.stack([np.eye(D) * 2.0] * K),
+        "tied": np.eye(D) * 2.0,
+        "diag": np.full((K, D), 2.0),
+        "spherical": np.full(K, 2.0),
+    }[cov_type]
     return w0, m0, c0
 
 
 def scipy_logpdf(x, weights, means, full_covs):
     """Reference mixture log-density from scipy.stats, per point."""
-    comps = [np.log(w) + stats.multivariate_normal(m, c).logpdf(x)
-             for w, m, c in zip(weights, means, full_covs)]
+    comps = [
+        np.log(w) + stats.multivariate_normal(m, c).logpdf(x)
+        for w, m, c in zip(weights, means, full_covs)
+    ]
     return logsumexp(np.stack(comps, axis=1), axis=1)
 
 
 @pytest.mark.parametrize("cov_type", COVARIANCE_TYPES)
 def test_tfp_log_likelihood_equals_scipy_reference(cov_type):
     x, _ = clusters(300)
-    gm = GaussianMixture(K, covariance_type=cov_type, random_state=0, dtype="float64",
-                         max_iter=5).fit(x)
+    gm = GaussianMixture(
+        K, covariance_type=cov_type, random_state=0, dtype="float64", max_iter=5
+    ).fit(x)
     ref = scipy_logpdf(x, gm.weights_, gm.means_, gm._full_covs)
     tfp_lp = gm.distribution.log_prob(x).numpy()
     np.testing.assert_allclose(tfp_lp, ref, rtol=1e-9, atol=1e-9)
@@ -64,8 +71,15 @@ def test_tfp_log_likelihood_equals_scipy_reference(cov_type):
 @pytest.mark.parametrize("cov_type", COVARIANCE_TYPES)
 def test_em_log_likelihood_never_decreases(cov_type):
     x, _ = clusters(400, seed=1)
-    gm = GaussianMixture(4, covariance_type=cov_type, init="random", random_state=3,
-                         max_iter=40, tol=0.0, dtype="float64").fit(x)
+    gm = GaussianMixture(
+        4,
+        covariance_type=cov_type,
+        init="random",
+        random_state=3,
+        max_iter=40,
+        tol=0.0,
+        dtype="float64",
+    ).fit(x)
     h = np.asarray(gm.history_)
     assert len(h) == gm.n_iter_ + 1 == 41
     assert h[-1] > h[0] + 1e-3  # EM made real progress from the random start
@@ -90,24 +104,43 @@ def test_recovers_means_of_separated_clusters():
     np.testing.assert_array_equal(pred, proba.argmax(1))
 
 
-@pytest.mark.parametrize("cov_type,dtype", [(c, "float64") for c in COVARIANCE_TYPES]
-                         + [("full", "float32")])
+@pytest.mark.parametrize(
+    "cov_type,dtype", [(c, "float64") for c in COVARIANCE_TYPES] + [("full", "float32")]
+)
 def test_score_matches_sklearn_from_same_start(cov_type, dtype):
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
     x, _ = clusters(500, seed=4)
     w0, m0, c0 = initial(cov_type, x)
-    ours = GaussianMixture(K, covariance_type=cov_type, max_iter=8, tol=0.0,
-                           weights_init=w0, means_init=m0, covariances_init=c0,
-                           dtype=dtype).fit(x)
-    precisions = {"full": np.linalg.inv(c0) if cov_type == "full" else None,
-                  "tied": np.linalg.inv(c0) if cov_type == "tied" else None,
-                  "diag": 1.0 / c0, "spherical": 1.0 / c0}[cov_type]
+    ours = GaussianMixture(
+        K,
+        covariance_type=cov_type,
+        max_iter=8,
+        tol=0.0,
+        weights_init=w0,
+        means_init=m0,
+        covariances_init=c0,
+        dtype=dtype,
+    ).fit(x)
+    precisions = {
+        "full": np.linalg.inv(c0) if cov_type == "full" else None,
+        "tied": np.linalg.inv(c0) if cov_type == "tied" else None,
+        "diag": 1.0 / c0,
+        "spherical": 1.0 / c0,
+    }[cov_type]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: tol=0 never converges
-        sk = SkGaussianMixture(K, covariance_type=cov_type, max_iter=8, tol=0.0,
-                               weights_init=w0, means_init=m0, precisions_init=precisions,
-                               init_params="random_from_data", random_state=0).fit(x)
+        sk = SkGaussianMixture(
+            K,
+            covariance_type=cov_type,
+            max_iter=8,
+            tol=0.0,
+            weights_init=w0,
+            means_init=m0,
+            precisions_init=precisions,
+            init_params="random_from_data",
+            random_state=0,
+        ).fit(x)
     assert ours.n_iter_ == sk.n_iter_ == 8
     assert ours.score(x) == pytest.approx(sk.score(x), rel=1e-4)
     assert ours.history_[-2] == pytest.approx(sk.lower_bound_, rel=1e-4)
@@ -122,15 +155,20 @@ def test_streamed_chunks_and_dataset_give_the_same_fit():
 
     x, _ = clusters(500, seed=5)
     w0, m0, c0 = initial("full", x)
-    kw = {"max_iter": 6, "tol": 0.0, "weights_init": w0, "means_init": m0,
-          "covariances_init": c0, "dtype": "float64"}
+    kw = {
+        "max_iter": 6,
+        "tol": 0.0,
+        "weights_init": w0,
+        "means_init": m0,
+        "covariances_init": c0,
+        "dtype": "float64",
+    }
     whole = GaussianMixture(K, **kw).fit(x)
     chunked = GaussianMixture(K, batch_size=37, **kw).fit(x)
     streamed = GaussianMixture(K, **kw).fit(tf.data.Dataset.from_tensor_slices(x).batch(64))
     for other in (chunked, streamed):
         np.testing.assert_allclose(other.means_, whole.means_, rtol=1e-10, atol=1e-10)
-        np.testing.assert_allclose(other.covariances_, whole.covariances_, rtol=1e-9,
-                                   atol=1e-12)
+        np.testing.assert_allclose(other.covariances_, whole.covariances_, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(other.history_, whole.history_, rtol=1e-11)
 
 
@@ -140,8 +178,13 @@ def test_streamed_dataset_with_nan_is_refused():
     x, _ = clusters(200)
     x[150, 1] = np.nan
     ds = tf.data.Dataset.from_tensor_slices(x[100:]).batch(32)
-    gm = GaussianMixture(K, means_init=x[:3], weights_init=np.ones(3) / 3,
-                         covariances_init=np.stack([np.eye(D)] * 3), max_iter=2)
+    gm = GaussianMixture(
+        K,
+        means_init=x[:3],
+        weights_init=np.ones(3) / 3,
+        covariances_init=np.stack([np.eye(D)] * 3),
+        max_iter=2,
+    )
     with pytest.raises(ValueError, match="NaN"):
         gm.fit(ds)
 
@@ -171,10 +214,12 @@ def test_seeded_init_is_reproducible_and_n_init_keeps_the_best():
         a = GaussianMixture(5, init=init, random_state=11, max_iter=5).fit(x)
         b = GaussianMixture(5, init=init, random_state=11, max_iter=5).fit(x)
         np.testing.assert_array_equal(a.means_, b.means_)
-    one = GaussianMixture(6, init="random", random_state=2, max_iter=10, tol=0,
-                          dtype="float64").fit(x)
-    best = GaussianMixture(6, init="random", random_state=2, max_iter=10, tol=0, n_init=4,
-                           dtype="float64").fit(x)
+    one = GaussianMixture(
+        6, init="random", random_state=2, max_iter=10, tol=0, dtype="float64"
+    ).fit(x)
+    best = GaussianMixture(
+        6, init="random", random_state=2, max_iter=10, tol=0, n_init=4, dtype="float64"
+    ).fit(x)
     assert best.lower_bound_ >= one.lower_bound_ - 1e-12
 
 
@@ -207,17 +252,25 @@ def test_bad_input_raises_clear_errors():
     gm.fit(x)
     with pytest.raises(ValueError, match="features"):
         gm.score(x[:, :2])
-    for kwargs, name in (({"n_components": 0}, "n_components"),
-                         ({"covariance_type": "banana"}, "covariance_type"),
-                         ({"init": "nope"}, "init"), ({"tol": -1.0}, "tol"),
-                         ({"reg_covar": float("nan")}, "reg_covar"),
-                         ({"dtype": "float16"}, "dtype"), ({"max_iter": 0}, "max_iter"),
-                         ({"means_init": np.zeros((K, D))}, "together")):
+    for kwargs, name in (
+        ({"n_components": 0}, "n_components"),
+        ({"covariance_type": "banana"}, "covariance_type"),
+        ({"init": "nope"}, "init"),
+        ({"tol": -1.0}, "tol"),
+        ({"reg_covar": float("nan")}, "reg_covar"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"max_iter": 0}, "max_iter"),
+        ({"means_init": np.zeros((K, D))}, "together"),
+    ):
         with pytest.raises(ValueError, match=name):
             GaussianMixture(**{"n_components": K, **kwargs})
     with pytest.raises(ValueError, match="means_init must have shape"):
-        GaussianMixture(K, means_init=np.zeros((K, D + 1)), weights_init=np.ones(K) / K,
-                        covariances_init=np.stack([np.eye(D)] * K)).fit(x)
+        GaussianMixture(
+            K,
+            means_init=np.zeros((K, D + 1)),
+            weights_init=np.ones(K) / K,
+            covariances_init=np.stack([np.eye(D)] * K),
+        ).fit(x)
 
 
 def test_non_positive_definite_covariance_is_a_value_error():
@@ -276,13 +329,11 @@ def test_gmm_family_train_evaluate_load(tmp_path):
 
 def test_gmm_family_on_discrete_images_dequantizes(tmp_path):
     spec = data_lib.load("digits")
-    fam = GMMFamily.from_data(spec, {"components": 3, "covariance_type": "diag",
-                                     "max_iter": 10})
+    fam = GMMFamily.from_data(spec, {"components": 3, "covariance_type": "diag", "max_iter": 10})
     fam.train(spec, str(tmp_path), seed=0)
     assert not os.path.exists(tmp_path / "ellipses.png")
     metrics = fam.evaluation_metrics(spec)
-    assert metrics["bits_per_dim"] == pytest.approx(
-        metrics["nll_nats"] / (64 * np.log(2.0)))
+    assert metrics["bits_per_dim"] == pytest.approx(metrics["nll_nats"] / (64 * np.log(2.0)))
     # A dequantized density on [0, 17)^64 can't beat the uniform bound by much:
     # it must beat the uniform distribution (log2 17 = 4.09 bits/dim).
     assert 0.5 < metrics["bits_per_dim"] < np.log2(17)
@@ -297,11 +348,31 @@ def test_cli_runs_gmm_on_ring(tmp_path):
     from genkeras.cli import main
 
     out = tmp_path / "run"
-    result = CliRunner().invoke(main, ["run", "gmm", "--dataset", "ring", "--components", "8",
-                                       "--max-iter", "20", "--out", str(out), "--quiet"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "gmm",
+            "--dataset",
+            "ring",
+            "--components",
+            "8",
+            "--max-iter",
+            "20",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    for name in ("model.npz", "metrics.json", "history.csv", "ellipses.png", "loglik.png",
-                 "samples.png"):
+    for name in (
+        "model.npz",
+        "metrics.json",
+        "history.csv",
+        "ellipses.png",
+        "loglik.png",
+        "samples.png",
+    ):
         assert (out / name).exists(), name
     with open(out / "metrics.json") as f:
         assert json.load(f)["test_loglik"] > 4.0

@@ -27,8 +27,9 @@ def _pixelcnn(shape=(3, 3, 1), levels=2, **config):
 
 def _gated(shape=(3, 3, 1), levels=2, num_classes=None, **config):
     keras.utils.set_random_seed(0)
-    return GatedPixelCNN(shape, levels=levels, config={**SMALL_GATED, **config},
-                         num_classes=num_classes).build_from_shape()
+    return GatedPixelCNN(
+        shape, levels=levels, config={**SMALL_GATED, **config}, num_classes=num_classes
+    ).build_from_shape()
 
 
 # -- masks ----------------------------------------------------------------------------
@@ -83,8 +84,12 @@ def test_masked_conv_never_overwrites_kernel_and_equals_conv_with_masked_kernel(
 def test_masked_conv_get_config_round_trip():
     layer = MaskedConv2D(4, (1, 5), "B", data_channels=3, name="m")
     clone = MaskedConv2D.from_config(layer.get_config())
-    assert (clone.filters, clone.kernel_size, clone.mask_type, clone.data_channels) == \
-        (4, (1, 5), "B", 3)
+    assert (clone.filters, clone.kernel_size, clone.mask_type, clone.data_channels) == (
+        4,
+        (1, 5),
+        "B",
+        3,
+    )
 
 
 # -- config and registry ----------------------------------------------------------------
@@ -126,8 +131,10 @@ def test_conditional_gated_pixelcnn_is_causal_and_uses_the_label():
 
 
 # -- exact likelihood ----------------------------------------------------------------------
-@pytest.mark.parametrize("factory,shape", [(_pixelcnn, (3, 3, 1)), (_gated, (3, 3, 1)),
-                                           (_pixelcnn, (2, 2, 3)), (_gated, (2, 2, 3))])
+@pytest.mark.parametrize(
+    "factory,shape",
+    [(_pixelcnn, (3, 3, 1)), (_gated, (3, 3, 1)), (_pixelcnn, (2, 2, 3)), (_gated, (2, 2, 3))],
+)
 def test_probabilities_of_all_binary_images_sum_to_one(factory, shape):
     model = factory(shape, 2)
     images = all_images(model)  # (2**D, H, W, C)
@@ -140,8 +147,7 @@ def test_probabilities_of_all_binary_images_sum_to_one(factory, shape):
 def test_log_prob_is_the_sum_of_per_pixel_conditionals(factory):
     model = factory((3, 3, 1), 2)
     x = all_images(model)[::37]
-    np.testing.assert_allclose(model.log_prob(x).numpy(), chain_rule_log_probs(model, x),
-                               atol=1e-4)
+    np.testing.assert_allclose(model.log_prob(x).numpy(), chain_rule_log_probs(model, x), atol=1e-4)
     per_position = model.conditional_log_probs(x).numpy().reshape(len(x), -1).sum(-1)
     np.testing.assert_allclose(model.log_prob(x).numpy(), per_position, atol=1e-4)
 
@@ -151,8 +157,9 @@ def test_pixelcnn_has_a_blind_spot_and_gated_pixelcnn_does_not():
     shape, position = (6, 10, 1), (3, 3)
     keras.utils.set_random_seed(0)
     cnn = PixelCNN(shape, levels=4, config={"filters": 16, "num_blocks": 4}).build_from_shape()
-    gated = GatedPixelCNN(shape, levels=4, config={"filters": 8, "num_layers": 4}) \
-        .build_from_shape()
+    gated = GatedPixelCNN(
+        shape, levels=4, config={"filters": 8, "num_layers": 4}
+    ).build_from_shape()
     past = np.zeros(shape[:2], bool)
     past[: position[0]] = True
     past[position[0], : position[1]] = True
@@ -160,7 +167,7 @@ def test_pixelcnn_has_a_blind_spot_and_gated_pixelcnn_does_not():
     for grad in (g_cnn, g_gated):
         assert np.all(grad[~past] == 0)  # nothing from the pixel itself or the future
     # Stacked 7x7 A + 3x3 B masks: the row above is invisible beyond 3 columns right.
-    assert np.all(g_cnn[position[0] - 1, position[1] + 4:] == 0)
+    assert np.all(g_cnn[position[0] - 1, position[1] + 4 :] == 0)
     assert np.all(g_cnn[position[0] - 1, : position[1] + 4] > 0)
     assert np.all(g_gated[past] > 0)  # the whole causal past is visible
 
@@ -193,8 +200,10 @@ def test_conditional_training_needs_labels_and_uses_them():
         model.fit(x, batch_size=32, epochs=1, verbose=0)
 
 
-@pytest.mark.parametrize("factory,kwargs", [(_pixelcnn, {}), (_gated, {}),
-                                            (_gated, {"num_classes": 3, "conditional": True})])
+@pytest.mark.parametrize(
+    "factory,kwargs",
+    [(_pixelcnn, {}), (_gated, {}), (_gated, {"num_classes": 3, "conditional": True})],
+)
 def test_save_load_round_trip(tmp_path, factory, kwargs):
     model = factory((4, 4, 1), 3, **kwargs)
     path = tmp_path / "model.keras"
@@ -203,8 +212,7 @@ def test_save_load_round_trip(tmp_path, factory, kwargs):
     assert type(loaded) is type(model) and loaded.cfg == model.cfg
     x = _digits_like(4)
     labels = tf.constant([0, 1, 2, 0]) if model.conditional else None
-    np.testing.assert_allclose(logits_of(loaded, x, labels), logits_of(model, x, labels),
-                               atol=1e-6)
+    np.testing.assert_allclose(logits_of(loaded, x, labels), logits_of(model, x, labels), atol=1e-6)
     np.testing.assert_array_equal(loaded.sample(3, seed=5), model.sample(3, seed=5))
 
 
@@ -224,26 +232,44 @@ def test_evaluation_metrics_and_figures(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,options", [
-    ("pixelcnn", ["--filters", "8", "--num-blocks", "1"]),
-    ("gated-pixelcnn", ["--filters", "4", "--num-layers", "2"]),
-    ("pixelrnn", ["--filters", "4", "--layer", "diagonal", "--num-layers", "1"]),
-])
+@pytest.mark.parametrize(
+    "name,options",
+    [
+        ("pixelcnn", ["--filters", "8", "--num-blocks", "1"]),
+        ("gated-pixelcnn", ["--filters", "4", "--num-layers", "2"]),
+        ("pixelrnn", ["--filters", "4", "--layer", "diagonal", "--num-layers", "1"]),
+    ],
+)
 def test_cli_run_evaluate_sample_one_epoch(tmp_path, name, options):
     from click.testing import CliRunner
 
     from genkeras.cli import main
 
     runner, out = CliRunner(), tmp_path / "run"
-    result = runner.invoke(main, ["run", name, "--epochs", "1", "--binarize", "--batch-size",
-                                  "128", "--quiet", "--out", str(out)] + options)
+    result = runner.invoke(
+        main,
+        [
+            "run",
+            name,
+            "--epochs",
+            "1",
+            "--binarize",
+            "--batch-size",
+            "128",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+        + options,
+    )
     assert result.exit_code == 0, result.output
     assert (out / "model.keras").exists() and (out / "samples.png").exists()
     result = runner.invoke(main, ["evaluate", str(out), "--json"])
     assert result.exit_code == 0, result.output
     assert "bits_per_dim" in result.output
-    result = runner.invoke(main, ["sample", str(out), "-n", "4", "--temperature", "0.9",
-                                  "-o", str(tmp_path / "s.npz")])
+    result = runner.invoke(
+        main, ["sample", str(out), "-n", "4", "--temperature", "0.9", "-o", str(tmp_path / "s.npz")]
+    )
     assert result.exit_code == 0, result.output
     x = np.load(tmp_path / "s.npz")["x"]
     assert x.shape == (4, 8, 8, 1) and set(np.unique(x)) <= {0.0, 1.0}

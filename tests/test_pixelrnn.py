@@ -31,8 +31,8 @@ def test_skew_unskew_round_trip_and_diagonals_become_columns():
     skewed = skew(x)
     assert tuple(skewed.shape) == (2, 3, 6, 2)
     for i in range(3):
-        np.testing.assert_array_equal(skewed[:, i, i:i + 4], x[:, i])
-        assert np.all(skewed[:, i, :i] == 0) and np.all(skewed[:, i, i + 4:] == 0)
+        np.testing.assert_array_equal(skewed[:, i, i : i + 4], x[:, i])
+        assert np.all(skewed[:, i, :i] == 0) and np.all(skewed[:, i, i + 4 :] == 0)
     np.testing.assert_array_equal(unskew(skewed, 4), x)
 
 
@@ -75,10 +75,10 @@ def test_diagonal_bilstm_sees_the_past_and_row_lstm_a_triangle():
     # forward scan reads row i only up to column j; the backward map is shifted down.
     blind = past.copy()
     blind[:] = False
-    blind[row - 1, col + 2:] = True
+    blind[row - 1, col + 2 :] = True
     assert np.all(diagonal[past & ~blind] > 0) and np.all(diagonal[blind] == 0)
     # Row LSTM (k = 3): a triangle; it even misses the current row beyond two pixels.
-    assert np.all(row_lstm[row, : col - 2] == 0) and np.all(row_lstm[row, col - 2: col] > 0)
+    assert np.all(row_lstm[row, : col - 2] == 0) and np.all(row_lstm[row, col - 2 : col] > 0)
     assert row_lstm[row - 1, col + 2] == 0 and row_lstm[row - 1, col + 1] > 0
     assert row_lstm[0, 0] == 0 and row_lstm[0, 1] > 0
 
@@ -91,8 +91,7 @@ def test_exact_likelihood_on_all_binary_images(layer):
     np.testing.assert_allclose(np.exp(log_p).sum(), 1.0, atol=1e-4)
     assert log_p.max() - log_p.min() > 0.5
     x = images[::53]
-    np.testing.assert_allclose(model.log_prob(x).numpy(), chain_rule_log_probs(model, x),
-                               atol=1e-4)
+    np.testing.assert_allclose(model.log_prob(x).numpy(), chain_rule_log_probs(model, x), atol=1e-4)
 
 
 @pytest.mark.parametrize("layer", LAYERS)

@@ -21,8 +21,9 @@ def _model(kind, shape=(4, 5, 1), levels=3, **config):
 def test_gumbel_argmax_samples_the_softmax():
     logits = tf.math.log(tf.constant([[0.1, 0.6, 0.3]] * 20000))
     draws = sampling.gumbel_argmax(logits, tf.constant([1, 2]), 7).numpy()
-    np.testing.assert_allclose(np.bincount(draws, minlength=3) / len(draws), [0.1, 0.6, 0.3],
-                               atol=0.015)
+    np.testing.assert_allclose(
+        np.bincount(draws, minlength=3) / len(draws), [0.1, 0.6, 0.3], atol=0.015
+    )
     cold = sampling.gumbel_argmax(logits, tf.constant([1, 2]), 7, temperature=1e-3).numpy()
     assert np.all(cold == 1)
 
@@ -39,13 +40,16 @@ def test_same_seed_same_images_other_seed_other_images(kind):
     assert not np.array_equal(model.sample(6), model.sample(6))  # the model's seed generator
 
 
-@pytest.mark.parametrize("kind,shape,config", [
-    ("pixelcnn", (4, 5, 1), {}),
-    ("pixelcnn", (3, 3, 3), {"first_kernel": 5}),
-    ("gated", (4, 5, 1), {}),
-    ("gated", (3, 4, 3), {"first_kernel": 5}),
-    ("gated", (4, 5, 1), {"conditional": True}),
-])
+@pytest.mark.parametrize(
+    "kind,shape,config",
+    [
+        ("pixelcnn", (4, 5, 1), {}),
+        ("pixelcnn", (3, 3, 3), {"first_kernel": 5}),
+        ("gated", (4, 5, 1), {}),
+        ("gated", (3, 4, 3), {"first_kernel": 5}),
+        ("gated", (4, 5, 1), {"conditional": True}),
+    ],
+)
 def test_cached_sampler_equals_uncached_and_python_loop(kind, shape, config):
     model = _model(kind, shape, 4, **config)
     cached = sampling.sample_cached(model, 5, seed=9, labels=tf.constant([0, 1, 2, 3, 0]))
@@ -59,8 +63,10 @@ def test_cached_sampler_equals_uncached_and_python_loop(kind, shape, config):
 def test_cached_sampler_is_the_default_and_xla_compiles():
     model = _model("gated")
     np.testing.assert_array_equal(model.sample(3, seed=1), model.sample(3, seed=1, cached=True))
-    np.testing.assert_array_equal(model.sample(3, seed=1, jit_compile=True),
-                                  model.sample(3, seed=1, cached=False, jit_compile=True))
+    np.testing.assert_array_equal(
+        model.sample(3, seed=1, jit_compile=True),
+        model.sample(3, seed=1, cached=False, jit_compile=True),
+    )
 
 
 def test_labels_change_conditional_samples():
@@ -108,8 +114,9 @@ def test_prefix_sampling_matches_the_full_sample():
 
 def test_label_argument_for_the_cli():
     model = _model("gated", conditional=True)
-    np.testing.assert_array_equal(model.sample(3, seed=1, label=2),
-                                  model.sample(3, seed=1, labels=[2, 2, 2]))
+    np.testing.assert_array_equal(
+        model.sample(3, seed=1, label=2), model.sample(3, seed=1, labels=[2, 2, 2])
+    )
     with pytest.raises(ValueError, match="Received: label=4"):
         model.sample(3, label=4)
     with pytest.raises(ValueError, match="not class-conditional"):

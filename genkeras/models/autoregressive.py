@@ -68,8 +68,9 @@ class AutoregressiveModel(GenerativeModel):
     supports_cached_sampling = False
 
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
-        super().__init__(data_shape, levels=levels, config=config, num_classes=num_classes,
-                         **kwargs)
+        super().__init__(
+            data_shape, levels=levels, config=config, num_classes=num_classes, **kwargs
+        )
         self.height, self.width, self.channels = self.data_shape
         self.num_dims = self.height * self.width * self.channels
         self.seed_generator = keras.random.SeedGenerator(0)
@@ -165,8 +166,11 @@ class AutoregressiveModel(GenerativeModel):
         return [self.loss_tracker, self.bpd_tracker]
 
     def _nll(self, x, labels, training):
-        logits = self(x, labels=labels, training=training) if self.conditional else \
-            self(x, training=training)
+        logits = (
+            self(x, labels=labels, training=training)
+            if self.conditional
+            else self(x, training=training)
+        )
         log_p = self.distribution(tf.cast(logits, tf.float32)).log_prob(tf.cast(x, tf.int32))
         return -tf.reduce_mean(log_p)
 
@@ -211,17 +215,27 @@ class AutoregressiveModel(GenerativeModel):
             total += float(tf.reduce_sum(self._log_prob_fn(x, labels)))
             count += int(x.shape[0])
         nll = -total / count
-        return {"nll_nats": nll, "bits_per_dim": self.bits_per_dim(nll, self.num_dims),
-                "num_test": float(count)}
+        return {
+            "nll_nats": nll,
+            "bits_per_dim": self.bits_per_dim(nll, self.num_dims),
+            "num_test": float(count),
+        }
 
     # -- sampling -----------------------------------------------------------------
     def default_labels(self, n: int):
         """Labels ``0, 1, ..., num_classes-1, 0, ...`` for ``n`` conditional samples."""
         return tf.range(n, dtype=tf.int32) % max(int(self.num_classes or 1), 1)
 
-    def sample(self, n: int, seed: int | None = None, temperature: float = 1.0,
-               labels=None, label: int | None = None, cached: bool | None = None,
-               jit_compile: bool = False):
+    def sample(
+        self,
+        n: int,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        labels=None,
+        label: int | None = None,
+        cached: bool | None = None,
+        jit_compile: bool = False,
+    ):
         """Draws ``n`` images in one compiled loop over positions.
 
         Args:
@@ -242,12 +256,15 @@ class AutoregressiveModel(GenerativeModel):
         from genkeras.models import sampling
 
         if (labels is not None or label is not None) and not self.conditional:
-            raise ValueError(f"{type(self).__name__} is not class-conditional (train it with "
-                             f"conditional=True to sample a class). Received: label={label}")
+            raise ValueError(
+                f"{type(self).__name__} is not class-conditional (train it with "
+                f"conditional=True to sample a class). Received: label={label}"
+            )
         if label is not None:
             if not 0 <= int(label) < int(self.num_classes):
-                raise ValueError(f"label must be in 0..{self.num_classes - 1}. "
-                                 f"Received: label={label}")
+                raise ValueError(
+                    f"label must be in 0..{self.num_classes - 1}. Received: label={label}"
+                )
             labels = tf.fill((int(n),), int(label))
         if cached is None:
             cached = self.supports_cached_sampling
@@ -261,8 +278,9 @@ class AutoregressiveModel(GenerativeModel):
         else:
             labels = None
         fn = sampling.sample_cached if cached else sampling.sample_compiled
-        return fn(self, int(n), seed=seed, temperature=temperature, labels=labels,
-                  jit_compile=jit_compile)
+        return fn(
+            self, int(n), seed=seed, temperature=temperature, labels=labels, jit_compile=jit_compile
+        )
 
     # -- figures ------------------------------------------------------------------
     def receptive_field(self, position=None, seed: int = 0) -> np.ndarray:
@@ -293,6 +311,10 @@ class AutoregressiveModel(GenerativeModel):
 
         position = (self.height // 2, self.width // 2)
         grad = self.receptive_field(position)
-        plots.receptive_field([grad], os.path.join(out_dir, "receptive_field.png"),
-                              positions=[position], titles=[type(self).__name__])
+        plots.receptive_field(
+            [grad],
+            os.path.join(out_dir, "receptive_field.png"),
+            positions=[position],
+            titles=[type(self).__name__],
+        )
         return ["receptive_field.png"]

@@ -75,8 +75,9 @@ def _pair(kernel_size) -> tuple[int, int]:
     return tuple(int(k) for k in kernel_size)
 
 
-def conv_mask(kernel_size, in_features: int, out_features: int, mask_type: str,
-              data_channels: int = 1) -> np.ndarray:
+def conv_mask(
+    kernel_size, in_features: int, out_features: int, mask_type: str, data_channels: int = 1
+) -> np.ndarray:
     """Builds the 0/1 mask of a masked convolution kernel.
 
     Args:
@@ -99,7 +100,8 @@ def conv_mask(kernel_size, in_features: int, out_features: int, mask_type: str,
     kh, kw = _pair(kernel_size)
     if mask_type not in MASK_TYPES:
         raise ValueError(
-            f"mask_type must be one of {MASK_TYPES}. Received: mask_type={mask_type!r}")
+            f"mask_type must be one of {MASK_TYPES}. Received: mask_type={mask_type!r}"
+        )
     if kh % 2 == 0 or kw % 2 == 0:
         raise ValueError(f"kernel sizes must be odd. Received: kernel_size={kernel_size}")
     ch, cw = kh // 2, kw // 2
@@ -143,14 +145,23 @@ class MaskedConv2D(keras.layers.Layer):
     (2, 5, 5, 4)
     """
 
-    def __init__(self, filters, kernel_size, mask_type="B", data_channels=1, use_bias=True,
-                 kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        mask_type="B",
+        data_channels=1,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if int(filters) < 1:
             raise ValueError(f"filters must be positive. Received: filters={filters}")
         if int(data_channels) < 1:
             raise ValueError(
-                f"data_channels must be positive. Received: data_channels={data_channels}")
+                f"data_channels must be positive. Received: data_channels={data_channels}"
+            )
         self.filters = int(filters)
         self.kernel_size = _pair(kernel_size)
         self.mask_type = mask_type
@@ -162,13 +173,19 @@ class MaskedConv2D(keras.layers.Layer):
     def build(self, input_shape):
         in_features = int(input_shape[-1])
         self.kernel = self.add_weight(
-            name="kernel", shape=self.kernel_size + (in_features, self.filters),
-            initializer=self.kernel_initializer)
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") \
-            if self.use_bias else None
+            name="kernel",
+            shape=self.kernel_size + (in_features, self.filters),
+            initializer=self.kernel_initializer,
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+            if self.use_bias
+            else None
+        )
         # A constant, not a variable: it is not trained, saved or overwritten.
-        self.mask = conv_mask(self.kernel_size, in_features, self.filters, self.mask_type,
-                              self.data_channels)
+        self.mask = conv_mask(
+            self.kernel_size, in_features, self.filters, self.mask_type, self.data_channels
+        )
 
     def masked_kernel(self):
         """Returns ``kernel * mask``, shape ``(kh, kw, in_features, filters)``."""
@@ -224,7 +241,8 @@ def _check_filters(model, filters, divisor=1):
     if filters % (model.channels * divisor):
         raise ValueError(
             f"filters must be a multiple of {model.channels * divisor} for "
-            f"{model.channels}-channel images. Received: filters={filters}")
+            f"{model.channels}-channel images. Received: filters={filters}"
+        )
 
 
 def _scatter(buf, i, j, value):
@@ -237,14 +255,19 @@ def _scatter(buf, i, j, value):
 class PixelCNNConfig:
     """Hyperparameters of :class:`PixelCNN`."""
 
-    filters: int = dataclasses.field(default=64, metadata={
-        "help": "Features of the residual stream (a multiple of 2 * image channels)."})
-    num_blocks: int = dataclasses.field(default=5, metadata={
-        "help": "Residual blocks of masked type-B convolutions."})
-    first_kernel: int = dataclasses.field(default=7, metadata={
-        "help": "Kernel size of the first (type-A) masked convolution."})
-    kernel_size: int = dataclasses.field(default=3, metadata={
-        "help": "Kernel size of the type-B masked convolutions."})
+    filters: int = dataclasses.field(
+        default=64,
+        metadata={"help": "Features of the residual stream (a multiple of 2 * image channels)."},
+    )
+    num_blocks: int = dataclasses.field(
+        default=5, metadata={"help": "Residual blocks of masked type-B convolutions."}
+    )
+    first_kernel: int = dataclasses.field(
+        default=7, metadata={"help": "Kernel size of the first (type-A) masked convolution."}
+    )
+    kernel_size: int = dataclasses.field(
+        default=3, metadata={"help": "Kernel size of the type-B masked convolutions."}
+    )
 
     def __post_init__(self):
         _check_common(self, "num_blocks")
@@ -278,19 +301,22 @@ class PixelCNN(AutoregressiveModel):
     supports_cached_sampling = True
 
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
-        super().__init__(data_shape, levels=levels, config=config, num_classes=num_classes,
-                         **kwargs)
+        super().__init__(
+            data_shape, levels=levels, config=config, num_classes=num_classes, **kwargs
+        )
         cfg, c = self.cfg, self.channels
         _check_filters(self, cfg.filters, divisor=2)
         half = cfg.filters // 2
         self.input_conv = MaskedConv2D(cfg.filters, cfg.first_kernel, "A", c, name="input_conv")
         self.blocks = []
         for b in range(cfg.num_blocks):
-            self.blocks.append((
-                MaskedConv2D(half, 1, "B", c, name=f"block{b}_reduce"),
-                MaskedConv2D(half, cfg.kernel_size, "B", c, name=f"block{b}_conv"),
-                MaskedConv2D(cfg.filters, 1, "B", c, name=f"block{b}_expand"),
-            ))
+            self.blocks.append(
+                (
+                    MaskedConv2D(half, 1, "B", c, name=f"block{b}_reduce"),
+                    MaskedConv2D(half, cfg.kernel_size, "B", c, name=f"block{b}_conv"),
+                    MaskedConv2D(cfg.filters, 1, "B", c, name=f"block{b}_expand"),
+                )
+            )
         self.out_hidden = MaskedConv2D(cfg.filters, 1, "B", c, name="out_hidden")
         self.out_logits = MaskedConv2D(c * self.levels, 1, "B", c, name="out_logits")
 
@@ -310,8 +336,10 @@ class PixelCNN(AutoregressiveModel):
         """Zero buffers: the padded image and each block's 3x3-conv input."""
         a, b = self.cfg.first_kernel // 2, self.cfg.kernel_size // 2
         x_buf = tf.zeros((self.height + 2 * a, self.width + 2 * a, n, self.channels))
-        bufs = [tf.zeros((self.height + 2 * b, self.width + 2 * b, n, self.cfg.filters // 2))
-                for _ in self.blocks]
+        bufs = [
+            tf.zeros((self.height + 2 * b, self.width + 2 * b, n, self.cfg.filters // 2))
+            for _ in self.blocks
+        ]
         return {"x": x_buf, "blocks": bufs}
 
     def cache_pad(self):
@@ -347,16 +375,23 @@ class PixelCNN(AutoregressiveModel):
 class GatedPixelCNNConfig:
     """Hyperparameters of :class:`GatedPixelCNN`."""
 
-    filters: int = dataclasses.field(default=64, metadata={
-        "help": "Features per stack (a multiple of the image channels)."})
-    num_layers: int = dataclasses.field(default=5, metadata={
-        "help": "Gated layers (each has a vertical and a horizontal stack)."})
-    first_kernel: int = dataclasses.field(default=7, metadata={
-        "help": "Kernel size of the first layer (vertical k x k, horizontal 1 x k)."})
-    kernel_size: int = dataclasses.field(default=3, metadata={
-        "help": "Kernel size of the later layers."})
-    conditional: bool = dataclasses.field(default=False, metadata={
-        "help": "Condition on the class label (training batches must carry labels)."})
+    filters: int = dataclasses.field(
+        default=64, metadata={"help": "Features per stack (a multiple of the image channels)."}
+    )
+    num_layers: int = dataclasses.field(
+        default=5, metadata={"help": "Gated layers (each has a vertical and a horizontal stack)."}
+    )
+    first_kernel: int = dataclasses.field(
+        default=7,
+        metadata={"help": "Kernel size of the first layer (vertical k x k, horizontal 1 x k)."},
+    )
+    kernel_size: int = dataclasses.field(
+        default=3, metadata={"help": "Kernel size of the later layers."}
+    )
+    conditional: bool = dataclasses.field(
+        default=False,
+        metadata={"help": "Condition on the class label (training batches must carry labels)."},
+    )
 
     def __post_init__(self):
         _check_common(self, "num_layers")
@@ -396,30 +431,38 @@ class GatedPixelCNN(AutoregressiveModel):
     supports_cached_sampling = True
 
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
-        super().__init__(data_shape, levels=levels, config=config, num_classes=num_classes,
-                         **kwargs)
+        super().__init__(
+            data_shape, levels=levels, config=config, num_classes=num_classes, **kwargs
+        )
         cfg, c = self.cfg, self.channels
         _check_filters(self, cfg.filters)
         if cfg.conditional and not self.num_classes:
-            raise ValueError("conditional=True needs labelled data (num_classes). "
-                             f"Received: num_classes={self.num_classes}")
+            raise ValueError(
+                "conditional=True needs labelled data (num_classes). "
+                f"Received: num_classes={self.num_classes}"
+            )
         p2 = 2 * cfg.filters
         self.stacks = []
         for layer in range(cfg.num_layers):
             k = cfg.first_kernel if layer == 0 else cfg.kernel_size
             v_type, h_type = ("vertical_A", "A") if layer == 0 else ("vertical_B", "B")
-            self.stacks.append((
-                MaskedConv2D(p2, k, v_type, c, name=f"layer{layer}_vertical"),
-                MaskedConv2D(p2, (1, k), h_type, c, name=f"layer{layer}_horizontal"),
-                keras.layers.Dense(p2, name=f"layer{layer}_link"),
-                MaskedConv2D(cfg.filters, 1, "B", c, name=f"layer{layer}_out"),
-            ))
+            self.stacks.append(
+                (
+                    MaskedConv2D(p2, k, v_type, c, name=f"layer{layer}_vertical"),
+                    MaskedConv2D(p2, (1, k), h_type, c, name=f"layer{layer}_horizontal"),
+                    keras.layers.Dense(p2, name=f"layer{layer}_link"),
+                    MaskedConv2D(cfg.filters, 1, "B", c, name=f"layer{layer}_out"),
+                )
+            )
         self.embeddings = []
         if cfg.conditional:
             self.embeddings = [
-                (keras.layers.Embedding(self.num_classes, p2, name=f"layer{i}_label_v"),
-                 keras.layers.Embedding(self.num_classes, p2, name=f"layer{i}_label_h"))
-                for i in range(cfg.num_layers)]
+                (
+                    keras.layers.Embedding(self.num_classes, p2, name=f"layer{i}_label_v"),
+                    keras.layers.Embedding(self.num_classes, p2, name=f"layer{i}_label_h"),
+                )
+                for i in range(cfg.num_layers)
+            ]
         self.out_hidden = MaskedConv2D(cfg.filters, 1, "B", c, name="out_hidden")
         self.out_logits = MaskedConv2D(c * self.levels, 1, "B", c, name="out_logits")
 
@@ -438,7 +481,8 @@ class GatedPixelCNN(AutoregressiveModel):
         x = self.preprocess(x)  # (batch, H, W, C)
         v, h = x, x
         for layer, ((vconv, hconv, link, hout), (cv, ch)) in enumerate(
-                zip(self.stacks, self._label_terms(labels))):
+            zip(self.stacks, self._label_terms(labels))
+        ):
             cv = cv[:, None, None, :] if self.conditional else cv
             ch = ch[:, None, None, :] if self.conditional else ch
             v_pre = vconv(v) + cv  # (batch, H, W, 2p): rows above only
@@ -489,7 +533,8 @@ class GatedPixelCNN(AutoregressiveModel):
             if layer + 1 < len(self.stacks):
                 row = tf.pad(_gate(v_pre), [[b, b], [0, 0], [0, 0]])  # (W + 2b, n, p)
                 v_bufs[layer] = tf.tensor_scatter_nd_update(
-                    v_bufs[layer], tf.reshape(i + b, (1, 1)), row[None])
+                    v_bufs[layer], tf.reshape(i + b, (1, 1)), row[None]
+                )
         return {**state, "v": v_bufs, "link": links}
 
     def cache_pixel(self, state, i, j):
@@ -501,8 +546,9 @@ class GatedPixelCNN(AutoregressiveModel):
         for layer, (_, hconv, _, hout) in enumerate(self.stacks):
             if layer == 0:
                 k = self.cfg.first_kernel
-                patch = tf.slice(state["x"], [i + a, j + a - k // 2, 0, 0],
-                                 [1, k, n, self.channels])
+                patch = tf.slice(
+                    state["x"], [i + a, j + a - k // 2, 0, 0], [1, k, n, self.channels]
+                )
             else:
                 k = self.cfg.kernel_size
                 patch = tf.slice(h_bufs[layer - 1], [i + b, j, 0, 0], [1, k, n, -1])

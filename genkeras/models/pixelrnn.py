@@ -53,8 +53,10 @@ def _lstm_update(gates, c_prev):
 
 def _check_units(units, data_channels):
     if int(units) < 1 or int(units) % int(data_channels):
-        raise ValueError(f"units must be a positive multiple of data_channels={data_channels}. "
-                         f"Received: units={units}")
+        raise ValueError(
+            f"units must be a positive multiple of data_channels={data_channels}. "
+            f"Received: units={units}"
+        )
 
 
 @keras.saving.register_keras_serializable(package="genkeras")
@@ -78,18 +80,22 @@ class RowLSTM(keras.layers.Layer):
         super().__init__(**kwargs)
         _check_units(units, data_channels)
         if int(kernel_size) < 1 or int(kernel_size) % 2 == 0:
-            raise ValueError(f"kernel_size must be a positive odd integer. "
-                             f"Received: kernel_size={kernel_size}")
+            raise ValueError(
+                f"kernel_size must be a positive odd integer. Received: kernel_size={kernel_size}"
+            )
         self.units, self.kernel_size = int(units), int(kernel_size)
         self.data_channels = int(data_channels)
-        self.input_to_state = MaskedConv2D(4 * self.units, (1, self.kernel_size), "B",
-                                           self.data_channels, name="input_to_state")
+        self.input_to_state = MaskedConv2D(
+            4 * self.units, (1, self.kernel_size), "B", self.data_channels, name="input_to_state"
+        )
 
     def build(self, input_shape):
         self.input_to_state.build(input_shape)
         self.state_to_state = self.add_weight(
-            name="state_to_state", shape=(self.kernel_size, self.units, 4 * self.units),
-            initializer="glorot_uniform")
+            name="state_to_state",
+            shape=(self.kernel_size, self.units, 4 * self.units),
+            initializer="glorot_uniform",
+        )
 
     def call(self, x):
         gates_in = self.input_to_state(x)  # (batch, H, W, 4u)
@@ -104,16 +110,21 @@ class RowLSTM(keras.layers.Layer):
             padded = tf.pad(h_prev, [[0, 0], [half, half], [0, 0]])
             gates = row_gates
             for tap in range(self.kernel_size):
-                gates = gates + tf.einsum("bwu,uv->bwv", padded[:, tap:tap + width],
-                                          self.state_to_state[tap])
+                gates = gates + tf.einsum(
+                    "bwu,uv->bwv", padded[:, tap : tap + width], self.state_to_state[tap]
+                )
             return _lstm_update(gates, c_prev)
 
         hs, _ = tf.scan(step, rows, initializer=(zeros, zeros))  # (H, batch, W, u)
         return tf.transpose(hs, (1, 0, 2, 3))
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "kernel_size": self.kernel_size,
-                "data_channels": self.data_channels}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "kernel_size": self.kernel_size,
+            "data_channels": self.data_channels,
+        }
 
 
 def skew(x):
@@ -160,19 +171,23 @@ class DiagonalBiLSTM(keras.layers.Layer):
         super().__init__(**kwargs)
         _check_units(units, data_channels)
         self.units, self.data_channels = int(units), int(data_channels)
-        self.forward_input = MaskedConv2D(4 * self.units, 1, "B", self.data_channels,
-                                          name="forward_input_to_state")
-        self.backward_input = MaskedConv2D(4 * self.units, 1, "B", self.data_channels,
-                                           name="backward_input_to_state")
+        self.forward_input = MaskedConv2D(
+            4 * self.units, 1, "B", self.data_channels, name="forward_input_to_state"
+        )
+        self.backward_input = MaskedConv2D(
+            4 * self.units, 1, "B", self.data_channels, name="backward_input_to_state"
+        )
 
     def build(self, input_shape):
         self.forward_input.build(input_shape)
         self.backward_input.build(input_shape)
         shape = (2, self.units, 4 * self.units)  # taps: (row above, same row)
-        self.forward_state = self.add_weight(name="forward_state_to_state", shape=shape,
-                                             initializer="glorot_uniform")
-        self.backward_state = self.add_weight(name="backward_state_to_state", shape=shape,
-                                              initializer="glorot_uniform")
+        self.forward_state = self.add_weight(
+            name="forward_state_to_state", shape=shape, initializer="glorot_uniform"
+        )
+        self.backward_state = self.add_weight(
+            name="backward_state_to_state", shape=shape, initializer="glorot_uniform"
+        )
 
     def _scan(self, x, input_conv, state_kernel):
         width = x.shape[2]
@@ -183,8 +198,11 @@ class DiagonalBiLSTM(keras.layers.Layer):
         def step(carry, column_gates):
             h_prev, c_prev = carry  # previous diagonal: left neighbours
             above = tf.pad(h_prev[:, :-1], [[0, 0], [1, 0], [0, 0]])  # upper neighbours
-            gates = (column_gates + tf.einsum("bhu,uv->bhv", above, state_kernel[0])
-                     + tf.einsum("bhu,uv->bhv", h_prev, state_kernel[1]))
+            gates = (
+                column_gates
+                + tf.einsum("bhu,uv->bhv", above, state_kernel[0])
+                + tf.einsum("bhu,uv->bhv", h_prev, state_kernel[1])
+            )
             return _lstm_update(gates, c_prev)
 
         hs, _ = tf.scan(step, columns, initializer=(zeros, zeros))  # (W+H-1, batch, H, u)
@@ -205,17 +223,28 @@ class DiagonalBiLSTM(keras.layers.Layer):
 class PixelRNNConfig:
     """Hyperparameters of :class:`PixelRNN`."""
 
-    layer: str = dataclasses.field(default="row", metadata={
-        "help": "Recurrent layer: row (Row LSTM) or diagonal (Diagonal BiLSTM).",
-        "choices": ["row", "diagonal"]})
-    filters: int = dataclasses.field(default=32, metadata={
-        "help": "Features of the residual stream and LSTM units (a multiple of the channels)."})
-    num_layers: int = dataclasses.field(default=2, metadata={
-        "help": "Recurrent layers (with residual connections)."})
-    first_kernel: int = dataclasses.field(default=7, metadata={
-        "help": "Kernel size of the first (type-A) masked convolution."})
-    kernel_size: int = dataclasses.field(default=3, metadata={
-        "help": "Width of the Row LSTM's convolutions."})
+    layer: str = dataclasses.field(
+        default="row",
+        metadata={
+            "help": "Recurrent layer: row (Row LSTM) or diagonal (Diagonal BiLSTM).",
+            "choices": ["row", "diagonal"],
+        },
+    )
+    filters: int = dataclasses.field(
+        default=32,
+        metadata={
+            "help": "Features of the residual stream and LSTM units (a multiple of the channels)."
+        },
+    )
+    num_layers: int = dataclasses.field(
+        default=2, metadata={"help": "Recurrent layers (with residual connections)."}
+    )
+    first_kernel: int = dataclasses.field(
+        default=7, metadata={"help": "Kernel size of the first (type-A) masked convolution."}
+    )
+    kernel_size: int = dataclasses.field(
+        default=3, metadata={"help": "Width of the Row LSTM's convolutions."}
+    )
 
     def __post_init__(self):
         if self.layer not in ("row", "diagonal"):
@@ -256,12 +285,15 @@ class PixelRNN(AutoregressiveModel):
     config_class = PixelRNNConfig
 
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
-        super().__init__(data_shape, levels=levels, config=config, num_classes=num_classes,
-                         **kwargs)
+        super().__init__(
+            data_shape, levels=levels, config=config, num_classes=num_classes, **kwargs
+        )
         cfg, c = self.cfg, self.channels
         if cfg.filters % c:
-            raise ValueError(f"filters must be a multiple of {c} for {c}-channel images. "
-                             f"Received: filters={cfg.filters}")
+            raise ValueError(
+                f"filters must be a multiple of {c} for {c}-channel images. "
+                f"Received: filters={cfg.filters}"
+            )
         self.input_conv = MaskedConv2D(cfg.filters, cfg.first_kernel, "A", c, name="input_conv")
         self.recurrent = []
         for i in range(cfg.num_layers):
@@ -269,8 +301,7 @@ class PixelRNN(AutoregressiveModel):
                 lstm = RowLSTM(cfg.filters, cfg.kernel_size, c, name=f"row_lstm{i}")
             else:
                 lstm = DiagonalBiLSTM(cfg.filters, c, name=f"diagonal_bilstm{i}")
-            self.recurrent.append((lstm, MaskedConv2D(cfg.filters, 1, "B", c,
-                                                      name=f"residual{i}")))
+            self.recurrent.append((lstm, MaskedConv2D(cfg.filters, 1, "B", c, name=f"residual{i}")))
         self.out_hidden = MaskedConv2D(cfg.filters, 1, "B", c, name="out_hidden")
         self.out_logits = MaskedConv2D(c * self.levels, 1, "B", c, name="out_logits")
 
@@ -280,4 +311,3 @@ class PixelRNN(AutoregressiveModel):
             h = h + project(lstm(h))  # residual connection
         out = self.out_logits(keras.ops.relu(self.out_hidden(keras.ops.relu(h))))
         return self.logits_to_output(out)  # (batch, H, W, C, levels)
-

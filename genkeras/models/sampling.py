@@ -194,8 +194,9 @@ def _full_loop(model, n, seed, temperature, labels, steps):
     return x
 
 
-def sample_compiled(model, n, seed=None, temperature=1.0, labels=None, jit_compile=False,
-                    steps=None):
+def sample_compiled(
+    model, n, seed=None, temperature=1.0, labels=None, jit_compile=False, steps=None
+):
     """Samples inside one ``tf.function`` with a ``tf.while_loop`` over positions.
 
     Each step runs the full model on the partial images and samples the next
@@ -216,8 +217,12 @@ def sample_compiled(model, n, seed=None, temperature=1.0, labels=None, jit_compi
     """
     temperature, labels = _prepare(model, n, temperature, labels)
     steps = _check_steps(model, steps)
-    fn = _function(model, ("full", n, jit_compile, steps),
-                   lambda s, t, y: _full_loop(model, n, s, t, y, steps), jit_compile)
+    fn = _function(
+        model,
+        ("full", n, jit_compile, steps),
+        lambda s, t, y: _full_loop(model, n, s, t, y, steps),
+        jit_compile,
+    )
     return fn(resolve_seed(model, seed), temperature, labels)
 
 
@@ -236,19 +241,21 @@ def _cached_loop(model, n, seed, temperature, labels):
             current = x_buf[i + pad, j + pad]  # (n, C)
             new = current + tf.one_hot(c, channels)[None] * value[:, None]
             x_buf = tf.tensor_scatter_nd_update(
-                x_buf, tf.reshape(tf.stack([i + pad, j + pad]), (1, 2)), new[None])
+                x_buf, tf.reshape(tf.stack([i + pad, j + pad]), (1, 2)), new[None]
+            )
             state = {**state, "x": x_buf}
         return state
 
     def row(i, state):
         state = model.cache_row(state, i)
-        _, state = tf.while_loop(lambda j, s: j < width,
-                                 lambda j, s: (j + 1, pixel(i, j, s)), (tf.constant(0), state))
+        _, state = tf.while_loop(
+            lambda j, s: j < width, lambda j, s: (j + 1, pixel(i, j, s)), (tf.constant(0), state)
+        )
         return i + 1, state
 
     state = model.cache_init(n, labels if model.conditional else None)
     _, state = tf.while_loop(lambda i, s: i < height, row, (tf.constant(0), state))
-    x = tf.transpose(state["x"][pad:pad + height, pad:pad + width], (2, 0, 1, 3))
+    x = tf.transpose(state["x"][pad : pad + height, pad : pad + width], (2, 0, 1, 3))
     return tf.round((x + 1.0) / 2.0 * float(levels - 1))  # (n, H, W, C) levels
 
 
@@ -270,9 +277,14 @@ def sample_cached(model, n, seed=None, temperature=1.0, labels=None, jit_compile
         ``(n, H, W, C)`` float32 tensor of levels.
     """
     if not getattr(model, "supports_cached_sampling", False):
-        raise ValueError(f"{type(model).__name__} has no cached sampler. "
-                         f"Received: model={type(model).__name__}")
+        raise ValueError(
+            f"{type(model).__name__} has no cached sampler. Received: model={type(model).__name__}"
+        )
     temperature, labels = _prepare(model, n, temperature, labels)
-    fn = _function(model, ("cached", n, jit_compile),
-                   lambda s, t, y: _cached_loop(model, n, s, t, y), jit_compile)
+    fn = _function(
+        model,
+        ("cached", n, jit_compile),
+        lambda s, t, y: _cached_loop(model, n, s, t, y),
+        jit_compile,
+    )
     return fn(resolve_seed(model, seed), temperature, labels)

@@ -17,6 +17,7 @@ Mathematical details:
   ``KL = ½ Σ_j (σ_j² + μ_j² − 1 − log σ_j²)``; it is computed by
   ``tfd.kl_divergence(q, p)``, which implements exactly this.
 * Likelihood ``p(x|z)``, chosen from the data:
+
   - binarized data (2 levels): independent ``tfd.Bernoulli`` per pixel;
   - grey levels (L > 2 levels, e.g. digits' 17 or 8-bit 256): independent
     ``tfd.Categorical`` over the L levels per pixel. It is an exact discrete
@@ -25,6 +26,7 @@ Mathematical details:
     multi-modal pixel values that a Gaussian or continuous Bernoulli cannot;
   - continuous vectors (2-D data): ``tfd.Normal`` with a learned per-dimension
     scale.
+
 * β-VAE [3]: the loss is ``−E[log p(x|z)] + β_t KL`` where ``β_t`` ramps
   linearly from 0 to ``beta`` over ``kl_warmup_steps`` optimizer steps (KL
   warm-up); the reported ELBO always uses β = 1.
