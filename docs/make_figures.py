@@ -1,0 +1,171 @@
+"""Regenerates the figures the documentation shows, into ``docs/_static/figures/``.
+
+The docs build itself never trains anything and never needs the network: it
+only references the small PNGs this script writes, which are committed with
+the docs. Re-run it when an example or a model changes::
+
+    python docs/make_figures.py                       # every example (full mode) + the tour
+    python docs/make_figures.py --only vae_digits     # one example
+    python docs/make_figures.py --quick               # quick mode: seconds, for a smoke test
+
+For each ``examples/NAME.py`` it runs the script in a fresh interpreter with
+``GENKERAS_EXAMPLE_OUT=docs/_static/figures/NAME`` (the folder is emptied
+first), and for the landing page's tour it runs ``genkeras run vae --epochs 5
+--seed 0`` and copies the run folder's figures into ``figures/tour``. Every
+PNG larger than ``--max-kb`` (150 KB) is re-encoded with a 256-colour palette;
+one that is still too large is an error. ``figures/manifest.txt`` records how
+each folder was made (mode, seconds, files).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+DOCS = pathlib.Path(__file__).resolve().parent
+ROOT = DOCS.parent
+FIGURES = DOCS / "_static" / "figures"
+EXAMPLES = ROOT / "examples"
+TOUR_FILES = ("curves.png", "samples.png", "reconstructions.png", "manifold.png")
+
+
+def _env(out: pathlib.Path, quick: bool) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(GENKERAS_EXAMPLE_OUT=str(out), TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
+    if quick:
+        env["GENKERAS_EXAMPLE_QUICK"] = "1"
+    else:
+        env.pop("GENKERAS_EXAMPLE_QUICK", None)
+    return env
+
+
+def shrink(path: pathlib.Path, max_kb: int) -> int:
+    """Re-encodes ``path`` with a 256-colour palette if it exceeds ``max_kb``; returns its size.
+
+    Raises:
+        SystemExit: If the PNG is still larger than ``max_kb``.
+    """
+    size = path.stat().st_size
+    if size <= max_kb * 1024:
+        return size
+    from PIL import Image
+
+    with Image.open(path) as image:
+        palette = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    palette.save(path, optimize=True)
+    size = path.stat().st_size
+    if size > max_kb * 1024:
+        raise SystemExit(f"{path} is {size // 1024} KB even with a palette (limit {max_kb} KB)")
+    return size
+
+
+def run_example(path: pathlib.Path, quick: bool) -> tuple[float, list[str]]:
+    """Runs one example into ``figures/<stem>/``; returns (seconds, files written)."""
+    out = FIGURES / path.stem
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as cwd:  # an example must not litter the repo
+        proc = subprocess.run([sys.executable, str(path)], cwd=cwd, env=_env(out, quick))
+    if proc.returncode:
+        raise SystemExit(f"{path.name} failed with exit code {proc.returncode}")
+    return time.perf_counter() - start, sorted(p.name for p in out.glob("*.png"))
+
+
+def run_tour() -> tuple[float, list[str]]:
+    """Runs ``genkeras run vae --epochs 5 --seed 0`` and copies its figures to ``figures/tour``."""
+    out = FIGURES / "tour"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = pathlib.Path(tmp) / "run"
+        cmd = [
+            sys.executable,
+            "-c",
+            "from genkeras.cli import main; main()",
+            "run",
+            "vae",
+            "--epochs",
+            "5",
+            "--seed",
+            "0",
+            "--out",
+            str(run_dir),
+        ]
+        proc = subprocess.run(cmd, cwd=tmp, env=_env(out, quick=False))
+        if proc.returncode:
+            raise SystemExit(f"genkeras run vae failed with exit code {proc.returncode}")
+        for name in TOUR_FILES:
+            if (run_dir / name).exists():
+                shutil.copy(run_dir / name, out / name)
+    return time.perf_counter() - start, sorted(p.name for p in out.glob("*.png"))
+
+
+def _read_manifest() -> dict[str, str]:
+    path = FIGURES / "manifest.txt"
+    rows = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line and not line.startswith("#"):
+                rows[line.split()[0]] = line
+    return rows
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        help="example names (file stems) and/or 'tour'; default: all",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="run the examples in quick mode (GENKERAS_EXAMPLE_QUICK=1)",
+    )
+    parser.add_argument("--max-kb", type=int, default=150, help="size limit of one PNG")
+    args = parser.parse_args(argv)
+
+    examples = sorted(EXAMPLES.glob("*.py"))
+    names = [p.stem for p in examples] + ["tour"]
+    wanted = names if args.only is None else args.only
+    unknown = sorted(set(wanted) - set(names))
+    if unknown:
+        raise SystemExit(f"unknown example(s): {', '.join(unknown)}. Valid: {', '.join(names)}")
+    updates = {}
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    for name in wanted:
+        print(f"== {name}", flush=True)
+        if name == "tour":
+            seconds, files = run_tour()
+            mode = "genkeras-run-vae-5-epochs"
+        else:
+            seconds, files = run_example(EXAMPLES / f"{name}.py", args.quick)
+            mode = "quick" if args.quick else "full"
+        if not files:
+            raise SystemExit(f"{name} wrote no PNG")
+        sizes = [shrink(FIGURES / name / f, args.max_kb) // 1024 for f in files]
+        listing = ", ".join(f"{f} ({kb} KB)" for f, kb in zip(files, sizes))
+        updates[name] = f"{name:<24} {mode:<26} {stamp}  {seconds:6.0f} s  {listing}"
+        print(updates[name], flush=True)
+    manifest = {**_read_manifest(), **updates}  # re-read: another run may have written it
+    header = (
+        "# folder                 how it was made            date        time   "
+        "files (made by docs/make_figures.py)"
+    )
+    (FIGURES / "manifest.txt").write_text(
+        "\n".join([header] + [manifest[k] for k in sorted(manifest)]) + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
