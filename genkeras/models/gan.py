@@ -392,14 +392,7 @@ class GAN(GenerativeModel):
     def discriminator_loss(self, ctx):
         """Returns ``(total loss, {tracker name: term})`` for the discriminator."""
         loss = discriminator_adversarial_loss(ctx.real_logits, ctx.fake_logits)
-        terms = {}
-        for stab, prefix in zip(self.stabilizer_layers, self._prefixes):
-            if stab.overrides("discriminator_loss"):
-                term = stab.discriminator_loss(ctx)
-                if term is not None:
-                    terms[f"{prefix}_d"] = term
-                    loss = loss + term
-        return loss, terms
+        return self._add_stabilizer_terms(loss, ctx, "discriminator_loss", "d")
 
     def generator_loss(self, ctx):
         """Returns ``(total loss, {tracker name: term})`` for the generator."""
@@ -407,12 +400,16 @@ class GAN(GenerativeModel):
         for stab in self.stabilizer_layers:
             weight *= float(stab.generator_adversarial_weight)
         loss = weight * generator_adversarial_loss(ctx.fake_logits, self.cfg.loss)
+        return self._add_stabilizer_terms(loss, ctx, "generator_loss", "g")
+
+    def _add_stabilizer_terms(self, loss, ctx, hook: str, suffix: str):
+        """Adds each stabilizer's ``hook`` term to ``loss``; returns ``(loss, {name: term})``."""
         terms = {}
         for stab, prefix in zip(self.stabilizer_layers, self._prefixes):
-            if stab.overrides("generator_loss"):
-                term = stab.generator_loss(ctx)
+            if stab.overrides(hook):
+                term = getattr(stab, hook)(ctx)
                 if term is not None:
-                    terms[f"{prefix}_g"] = term
+                    terms[f"{prefix}_{suffix}"] = term
                     loss = loss + term
         return loss, terms
 
