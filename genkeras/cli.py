@@ -118,6 +118,7 @@ COMMON_FIELDS = {
     "seed",
     "out",
     "learning_rate",
+    "lr_decay",
     "jit",
     "strategy",
     "resume",
@@ -181,6 +182,14 @@ def _common_options() -> list[click.Option]:
             type=click.FloatRange(min=0, min_open=True),
             default=None,
             help="Learning rate [default: the model's].",
+        ),
+        click.Option(
+            ["--lr-decay"],
+            type=click.FloatRange(min=0, max=1),
+            default=1.0,
+            show_default=True,
+            help="Cosine-decay the learning rate to this fraction of its initial value "
+            "over the run (1 keeps it constant).",
         ),
         click.Option(
             ["--jit/--no-jit"],

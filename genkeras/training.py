@@ -369,6 +369,29 @@ def _prepare_out(out: str, overwrite: bool) -> None:
             )
 
 
+def learning_rate_schedule(learning_rate: float, total_steps: int, final_fraction: float = 1.0):
+    """The learning rate ``training.run`` compiles with.
+
+    Args:
+        learning_rate: The initial learning rate.
+        total_steps: Optimizer steps of the whole run.
+        final_fraction: The learning rate at ``total_steps`` as a fraction of
+            the initial one; ``1`` keeps it constant.
+
+    Returns:
+        ``learning_rate`` itself (a float) when ``final_fraction == 1``, else a
+        ``keras.optimizers.schedules.CosineDecay`` from ``learning_rate`` to
+        ``final_fraction · learning_rate`` over ``total_steps`` (half a cosine).
+    """
+    if float(final_fraction) == 1.0:
+        return float(learning_rate)
+    import keras
+
+    return keras.optimizers.schedules.CosineDecay(
+        float(learning_rate), int(total_steps), alpha=float(final_fraction)
+    )
+
+
 def run(
     model: str = "vae",
     *,
@@ -378,6 +401,7 @@ def run(
     seed: int = 0,
     out: str | None = None,
     learning_rate: float | None = None,
+    lr_decay: float = 1.0,
     jit: bool = False,
     strategy: str = "default",
     resume: str | None = None,
@@ -400,6 +424,10 @@ def run(
         seed: Seed for weights, data order and sampling.
         out: Run folder (default ``runs_root/<model>-<timestamp>``).
         learning_rate: Learning rate (default: the family's).
+        lr_decay: Cosine-decay the learning rate over the run's
+            ``epochs · steps_per_epoch`` steps to this fraction of its initial
+            value (``1``: constant). With ``resume`` to more epochs the
+            schedule stretches to the new total.
         jit: Compile the train/test steps with XLA.
         strategy: ``"default"``, ``"mirrored"`` or ``"multiworker"``.
         resume: A run folder to continue from its last checkpoint; its
@@ -433,6 +461,8 @@ def run(
         raise ValueError(
             f"learning_rate must be a positive number. Received: learning_rate={learning_rate}"
         )
+    if not 0.0 <= lr_decay <= 1.0:
+        raise ValueError(f"lr_decay must be in [0, 1]. Received: lr_decay={lr_decay}")
     start_epoch = 0
     if resume is not None:
         config = _read_config(resume)
@@ -448,6 +478,7 @@ def run(
             "batch_size": batch_size,
             "seed": seed,
             "learning_rate": learning_rate,
+            "lr_decay": float(lr_decay),
             "jit": bool(jit),
             "strategy": strategy,
             "levels": levels,
@@ -486,7 +517,11 @@ def run(
     with strat.scope():
         net = family.from_data(spec, model_config)
         net.build_from_shape()
-        net.compile_for_training(config["learning_rate"], bool(config["jit"]))
+        total_steps = epochs * spec.steps_per_epoch(config["batch_size"])
+        rate = learning_rate_schedule(
+            config["learning_rate"], total_steps, config.get("lr_decay", 1.0)
+        )
+        net.compile_for_training(rate, bool(config["jit"]))
         _build_optimizers(net)
     if resume is not None:
         start_epoch = restore_checkpoint(net, out)

@@ -121,6 +121,18 @@ def test_train_step_updates_each_player_with_its_optimizer(seeded):
     assert set(logs) >= {"loss", "d_loss", "g_loss", "d_real", "d_fake"}
 
 
+def test_learning_rate_schedule_decays_both_players_over_the_same_run(seeded):
+    from genkeras import training
+
+    gan = GAN((2,), config={**TINY, "d_steps": 3})
+    gan.compile_for_training(training.learning_rate_schedule(1e-2, 4, final_fraction=0.1))
+    for _ in range(4):
+        gan.train_on_batch(_ring_batch(32))
+    assert int(gan.d_optimizer.iterations) == 12 and int(gan.g_optimizer.iterations) == 4
+    np.testing.assert_allclose(float(gan.g_optimizer.learning_rate), 1e-3, rtol=1e-5)
+    np.testing.assert_allclose(float(gan.d_optimizer.learning_rate), 1e-3, rtol=1e-5)
+
+
 def test_image_gan_trains_under_xla_and_samples_levels(seeded):
     spec = data.load("digits")
     gan = GAN.from_data(

@@ -63,10 +63,11 @@ class _Interrupt(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
-    full = _run(tmp_path / "full", epochs=3, seed=1)
+@pytest.mark.parametrize("lr_decay", [1.0, 0.1])
+def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path, lr_decay):
+    full = _run(tmp_path / "full", epochs=3, seed=1, lr_decay=lr_decay)
     with pytest.raises(KeyboardInterrupt):
-        _run(tmp_path / "cut", epochs=3, seed=1, callbacks=[_Interrupt(at=2)])
+        _run(tmp_path / "cut", epochs=3, seed=1, lr_decay=lr_decay, callbacks=[_Interrupt(at=2)])
     state = json.load(open(tmp_path / "cut" / "checkpoint" / "state.json"))
     assert state["epoch"] == 2
     resumed = training.run("vae", resume=str(tmp_path / "cut"), epochs=3, verbose=0)
@@ -77,6 +78,21 @@ def test_resume_ends_where_an_uninterrupted_run_ends(tmp_path):
     assert int(resumed.model.optimizer.iterations) == int(full.model.optimizer.iterations)
     np.testing.assert_allclose(resumed.history["loss"], full.history["loss"], rtol=1e-6)
     assert len(resumed.history["loss"]) == 3
+    # The schedule ends at lr_decay times the family's rate, and reloads with the model.
+    final_rate = float(resumed.model.optimizer.learning_rate)
+    np.testing.assert_allclose(final_rate, lr_decay * 3e-3, rtol=1e-5)
+    reloaded, _, config = training.load_run(resumed.run_dir)
+    assert config["lr_decay"] == lr_decay
+    np.testing.assert_allclose(float(reloaded.optimizer.learning_rate), final_rate, rtol=1e-5)
+
+
+def test_learning_rate_schedule():
+    assert training.learning_rate_schedule(0.01, 100) == 0.01
+    schedule = training.learning_rate_schedule(0.01, 100, final_fraction=0.1)
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    np.testing.assert_allclose(float(schedule(0)), 0.01, rtol=1e-6)
+    np.testing.assert_allclose(float(schedule(50)), 0.01 * (0.1 + 0.9 * 0.5), rtol=1e-5)
+    np.testing.assert_allclose(float(schedule(100)), 0.001, rtol=1e-5)
 
 
 def _tiny_spec(model_cls):
@@ -142,6 +158,8 @@ def test_refuses_non_empty_out_and_bad_options(tmp_path):
     assert (out / "notes.txt").read_text() == "keep me"
     with pytest.raises(ValueError, match="epochs must be a positive integer"):
         _run(tmp_path / "x", epochs=0)
+    with pytest.raises(ValueError, match="lr_decay must be in"):
+        _run(tmp_path / "x", lr_decay=1.5)
     with pytest.raises(ValueError, match="strategy must be one of"):
         _run(tmp_path / "x", strategy="cluster")
     with pytest.raises(ValueError, match="Unknown VAEConfig option"):

@@ -183,11 +183,13 @@ class GenerativeModel(keras.Model):
         return self
 
     # -- training ---------------------------------------------------------------
-    def compile_for_training(self, learning_rate: float = 1e-3, jit_compile: bool = False):
+    def compile_for_training(self, learning_rate=1e-3, jit_compile: bool = False):
         """Compiles with Adam at ``learning_rate`` (families with more optimizers override).
 
         Args:
-            learning_rate: The learning rate.
+            learning_rate: The learning rate: a float or a
+                ``keras.optimizers.schedules.LearningRateSchedule`` of the
+                optimizer's step (see :func:`genkeras.training.learning_rate_schedule`).
             jit_compile: Compile ``train_step``/``test_step`` with XLA.
         """
         self.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit_compile)

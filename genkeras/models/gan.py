@@ -502,15 +502,24 @@ class GAN(GenerativeModel):
         g_opt = keras.optimizers.deserialize(config.pop("g_optimizer"))
         self.compile(d_optimizer=d_opt, g_optimizer=g_opt, **config)
 
-    def compile_for_training(self, learning_rate: float = 2e-4, jit_compile: bool = False):
+    def compile_for_training(self, learning_rate=2e-4, jit_compile: bool = False):
         """Compiles with Adam(``learning_rate``, β₁ = ``beta_1``) for both players.
 
         Args:
-            learning_rate: Both players' learning rate.
+            learning_rate: Both players' learning rate: a float or a
+                ``LearningRateSchedule`` of the generator's step. The
+                discriminator steps ``d_steps`` times per generator step, so a
+                schedule with ``decay_steps`` is stretched to
+                ``d_steps · decay_steps`` for it (both decay over the same run).
             jit_compile: Compile the steps with XLA.
         """
+        d_rate = learning_rate
+        config = getattr(learning_rate, "get_config", None)
+        if self.cfg.d_steps > 1 and config is not None and "decay_steps" in config():
+            d_config = dict(config(), decay_steps=config()["decay_steps"] * self.cfg.d_steps)
+            d_rate = type(learning_rate).from_config(d_config)
         self.compile(
-            d_optimizer=keras.optimizers.Adam(learning_rate, beta_1=self.cfg.beta_1),
+            d_optimizer=keras.optimizers.Adam(d_rate, beta_1=self.cfg.beta_1),
             g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=self.cfg.beta_1),
             jit_compile=jit_compile,
         )
