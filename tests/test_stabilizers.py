@@ -116,6 +116,21 @@ def test_minibatch_features_match_formula_by_hand():
     np.testing.assert_allclose(o, [e(-1) + e(-2), e(-1) + e(-3), e(-2) + e(-3)], rtol=1e-6)
 
 
+@pytest.mark.parametrize("n,group", [(12, 4), (10, 4), (5, 8)])
+def test_minibatch_features_in_groups_equal_each_group_alone(n, group):
+    kernel = tf.random.stateless_normal((3, 2 * 4), seed=[1, 2])
+    f = tf.random.stateless_normal((n, 3), seed=[3, 4])
+    grouped = minibatch_features(f, kernel, kernels=2, dims=4, group=group).numpy()
+    assert grouped.shape == (n, 2)
+    for start in range(0, n, group):  # the last group may be smaller
+        alone = minibatch_features(f[start : start + group], kernel, kernels=2, dims=4)
+        np.testing.assert_allclose(grouped[start : start + group], alone.numpy(), rtol=1e-5)
+    full = minibatch_features(f, kernel, kernels=2, dims=4, group=n).numpy()
+    np.testing.assert_allclose(full, minibatch_features(f, kernel, 2, 4).numpy(), rtol=1e-5)
+    with pytest.raises(ValueError, match="group must be a non-negative integer"):
+        MinibatchDiscrimination(group=-1)
+
+
 def test_minibatch_discrimination_identical_vs_diverse_batch():
     keras.utils.set_random_seed(0)
     mbd = MinibatchDiscrimination(kernels=8, dims=3, init_std=1.0)

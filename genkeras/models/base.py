@@ -183,7 +183,9 @@ class GenerativeModel(keras.Model):
         return self
 
     # -- training ---------------------------------------------------------------
-    def compile_for_training(self, learning_rate=1e-3, jit_compile: bool = False):
+    def compile_for_training(
+        self, learning_rate=1e-3, jit_compile: bool = False, steps_per_execution: int = 1
+    ):
         """Compiles with Adam at ``learning_rate`` (families with more optimizers override).
 
         Args:
@@ -191,8 +193,13 @@ class GenerativeModel(keras.Model):
                 ``keras.optimizers.schedules.LearningRateSchedule`` of the
                 optimizer's step (see :func:`genkeras.training.learning_rate_schedule`).
             jit_compile: Compile ``train_step``/``test_step`` with XLA.
+            steps_per_execution: Training steps per call of the compiled function.
         """
-        self.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit_compile)
+        self.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            jit_compile=jit_compile,
+            steps_per_execution=steps_per_execution,
+        )
 
     def optimizer_slots(self) -> list[tuple[str, Any, list]]:
         """Returns ``(name, optimizer, variables)`` for each optimizer of the model.

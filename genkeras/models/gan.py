@@ -502,7 +502,9 @@ class GAN(GenerativeModel):
         g_opt = keras.optimizers.deserialize(config.pop("g_optimizer"))
         self.compile(d_optimizer=d_opt, g_optimizer=g_opt, **config)
 
-    def compile_for_training(self, learning_rate=2e-4, jit_compile: bool = False):
+    def compile_for_training(
+        self, learning_rate=2e-4, jit_compile: bool = False, steps_per_execution: int = 1
+    ):
         """Compiles with Adam(``learning_rate``, β₁ = ``beta_1``) for both players.
 
         Args:
@@ -512,6 +514,7 @@ class GAN(GenerativeModel):
                 schedule with ``decay_steps`` is stretched to
                 ``d_steps · decay_steps`` for it (both decay over the same run).
             jit_compile: Compile the steps with XLA.
+            steps_per_execution: Training steps per call of the compiled function.
         """
         d_rate = learning_rate
         config = getattr(learning_rate, "get_config", None)
@@ -522,6 +525,7 @@ class GAN(GenerativeModel):
             d_optimizer=keras.optimizers.Adam(d_rate, beta_1=self.cfg.beta_1),
             g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=self.cfg.beta_1),
             jit_compile=jit_compile,
+            steps_per_execution=steps_per_execution,
         )
 
     def optimizer_slots(self):

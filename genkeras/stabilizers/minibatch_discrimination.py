@@ -20,7 +20,15 @@ all ``j``; excluding ``j = i`` only removes the constant 1.)
 Tracked: ``minibatch_discrimination_fake_similarity`` and ``..._real_similarity``,
 the batch mean of ``o / (n − 1)`` (1 = all examples identical).
 
-Options: ``kernels`` (``B``, default 50), ``dims`` (``C``, default 5).
+The pairwise comparison costs ``O(n² · B · C)`` for a batch of ``n``. For
+large batches ``group=g`` compares each example only with the others of its
+group of ``g`` consecutive examples (the batch is shuffled, so a group is a
+random sub-batch; [1] used batches of about 100): ``o`` then lies in
+``[0, g − 1]`` and the cost drops to ``O(n · g · B · C)``. A last, smaller
+group is handled exactly (its missing partners count as absent).
+
+Options: ``kernels`` (``B``, default 50), ``dims`` (``C``, default 5),
+``group`` (``g``, default 0: the whole batch).
 
 References:
 
@@ -38,7 +46,7 @@ from genkeras.stabilizers.base import Stabilizer
 __all__ = ["MinibatchDiscrimination", "minibatch_features"]
 
 
-def minibatch_features(features, kernel, kernels: int, dims: int):
+def minibatch_features(features, kernel, kernels: int, dims: int, group: int = 0):
     """Computes ``o(x_i)`` for a batch (see the module docstring).
 
     Args:
@@ -46,13 +54,25 @@ def minibatch_features(features, kernel, kernels: int, dims: int):
         kernel: ``(A, B·C)`` the tensor ``T`` flattened over its last two axes.
         kernels: ``B``.
         dims: ``C``.
+        group: Compare within groups of this many consecutive examples
+            (``0``: the whole batch is one group).
 
     Returns:
-        ``(n, B)`` the summed similarities of each example to the others.
+        ``(n, B)`` the summed similarities of each example to the others of its group.
     """
     m = tf.reshape(tf.matmul(features, kernel), (-1, kernels, dims))  # (n, B, C)
-    l1 = tf.reduce_sum(tf.abs(m[:, None] - m[None, :]), axis=-1)  # (n, n, B)
-    return tf.reduce_sum(tf.exp(-l1), axis=1) - 1.0  # (n, B): drop c_b(x_i, x_i) = 1
+    if not group:
+        l1 = tf.reduce_sum(tf.abs(m[:, None] - m[None, :]), axis=-1)  # (n, n, B)
+        return tf.reduce_sum(tf.exp(-l1), axis=1) - 1.0  # (n, B): drop c_b(x_i, x_i) = 1
+    n = tf.shape(m)[0]
+    pad = (group - n % group) % group  # rows that fill the last group
+    valid = tf.pad(tf.ones((n,), m.dtype), [[0, pad]])  # (n + pad,)
+    m = tf.pad(m, [[0, pad], [0, 0], [0, 0]])
+    m = tf.reshape(m, (-1, group, kernels, dims))  # (G, g, B, C)
+    valid = tf.reshape(valid, (-1, 1, group, 1))  # (G, 1, g, 1): which partners exist
+    l1 = tf.reduce_sum(tf.abs(m[:, :, None] - m[:, None, :]), axis=-1)  # (G, g, g, B)
+    o = tf.reduce_sum(tf.exp(-l1) * valid, axis=2) - 1.0  # (G, g, B)
+    return tf.reshape(o, (-1, kernels))[:n]  # (n, B)
 
 
 @keras.saving.register_keras_serializable(package="genkeras")
@@ -63,14 +83,21 @@ class MinibatchDiscrimination(Stabilizer):
         kernels: ``B``, number of similarity features added.
         dims: ``C``, length of each compared row.
         init_std: Standard deviation of ``T``'s normal initialiser.
+        group: Compare each example with its group of this many (``0``: the
+            whole batch).
         **kwargs: Passed to :class:`~genkeras.stabilizers.base.Stabilizer`
             (``weight`` is accepted but unused: this stabilizer adds no loss).
     """
 
     tracked_keys = ("fake_similarity", "real_similarity")
 
-    def __init__(self, kernels: int = 50, dims: int = 5, init_std: float = 0.05, **kwargs):
+    def __init__(
+        self, kernels: int = 50, dims: int = 5, init_std: float = 0.05, group: int = 0, **kwargs
+    ):
         super().__init__(**kwargs)
+        if int(group) != group or group < 0:
+            raise ValueError(f"group must be a non-negative integer. Received: group={group}")
+        self.group = int(group)
         for name, value in (("kernels", kernels), ("dims", dims)):
             if int(value) < 1:
                 raise ValueError(f"{name} must be at least 1. Received: {name}={value}")
@@ -91,15 +118,17 @@ class MinibatchDiscrimination(Stabilizer):
 
     def similarity(self, features):
         """``o(x_i)``, shape ``(n, kernels)``."""
-        return minibatch_features(features, self.kernel, self.kernels, self.dims)
+        return minibatch_features(features, self.kernel, self.kernels, self.dims, self.group)
 
     def transform_features(self, features, training):
         """``[f(x_i), o(x_i)]``, shape ``(n, A + B)``."""
         return tf.concat([features, self.similarity(features)], axis=-1)
 
     def tracked(self, ctx):
-        """Mean normalised similarity ``o / (n − 1)`` of fake and real batches."""
+        """Mean normalised similarity ``o / (n − 1)`` (``n``: the group size) of fake and real."""
         n = tf.cast(tf.shape(ctx.fake_features)[0], tf.float32)
+        if self.group:
+            n = tf.minimum(n, float(self.group))
         scale = 1.0 / tf.maximum(n - 1.0, 1.0)
         return {
             "fake_similarity": tf.reduce_mean(self.similarity(ctx.fake_features)) * scale,
@@ -113,4 +142,5 @@ class MinibatchDiscrimination(Stabilizer):
             "kernels": self.kernels,
             "dims": self.dims,
             "init_std": self.init_std,
+            "group": self.group,
         }
