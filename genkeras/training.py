@@ -58,6 +58,7 @@ __all__ = [
     "RunResult",
     "TrainingDivergedError",
     "run",
+    "learning_rate_schedule",
     "load_run",
     "STRATEGIES",
     "make_strategy",
