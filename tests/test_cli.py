@@ -77,6 +77,8 @@ def test_run_evaluate_sample_round_trip(runner, tmp_path):
         (["run", "vae", "--epochs", "-3"], 2, "--epochs"),
         (["run", "vae", "--latent-dim", "0"], 2, "latent_dim must be at least 1"),
         (["run", "vae", "--strategy", "cluster"], 2, "--strategy"),
+        (["run", "vae", "--lr-decay", "1.5"], 2, "--lr-decay"),
+        (["run", "gan", "--stabilizer", "minibatch-discrimination:group=-2"], 2, "group must be"),
         (["run", "vae", "--dataset", "npz:/no/such/file.npz"], 1, "file not found"),
         (["evaluate", "/no/such/run"], 1, "no such run folder"),
         (["sample", "/no/such/run"], 1, "no such run folder"),
