@@ -225,6 +225,18 @@ def test_evaluation_metrics_and_figures_on_the_ring(tmp_path, seeded):
     assert 0.0 <= metrics["high_quality_fraction"] <= 1.0
     written = gan.write_figures(spec, str(tmp_path))
     assert written == ["ring.png"] and os.path.getsize(tmp_path / "ring.png") > 1000
+    # A resumed fit (fresh process: no snapshots in memory) labels its first one by its epoch.
+    resumed = GAN.from_data(spec, TINY)
+    resumed.compile_for_training(1e-3)
+    resumed.fit(
+        spec.train_dataset(64, 0, 2, 3),
+        steps_per_epoch=2,
+        epochs=3,
+        initial_epoch=2,
+        verbose=0,
+        callbacks=resumed.extra_callbacks(spec, str(tmp_path)),
+    )
+    assert [e for e, _ in resumed.snapshots] == [2, 3]
 
 
 MIRRORED_SCRIPT = """

@@ -693,7 +693,7 @@ class GAN(GenerativeModel):
 
 
 class GANSnapshots(keras.callbacks.Callback):
-    """Records ``model.sample(num, seed)`` before training and after every epoch.
+    """Records ``model.sample(num, seed)`` before the first epoch and after every epoch.
 
     The samples (NumPy) go to ``model.snapshots`` as ``(epoch, samples)`` pairs
     (epoch 0 = before training); :meth:`GAN.write_figures` draws them.
@@ -712,10 +712,14 @@ class GANSnapshots(keras.callbacks.Callback):
         samples = self.model.sample(self.num, seed=self.seed)
         self.model._store.snapshots.append((int(epoch), np.asarray(samples)))
 
-    def on_train_begin(self, logs=None):
-        """Records the untrained generator (only if no snapshot exists yet)."""
+    def on_epoch_begin(self, epoch, logs=None):
+        """Records the generator before its first epoch of this ``fit`` (if none is recorded).
+
+        ``epoch`` counts the epochs already trained: 0 for a fresh run, the
+        checkpoint's epoch for a resumed one.
+        """
         if not self.model._store.snapshots:
-            self._record(0)
+            self._record(epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         """Records the generator after ``epoch + 1`` epochs."""
