@@ -517,10 +517,10 @@ class GAN(GenerativeModel):
             steps_per_execution: Training steps per call of the compiled function.
         """
         d_rate = learning_rate
-        config = getattr(learning_rate, "get_config", None)
-        if self.cfg.d_steps > 1 and config is not None and "decay_steps" in config():
-            d_config = dict(config(), decay_steps=config()["decay_steps"] * self.cfg.d_steps)
-            d_rate = type(learning_rate).from_config(d_config)
+        config = learning_rate.get_config() if hasattr(learning_rate, "get_config") else {}
+        if self.cfg.d_steps > 1 and "decay_steps" in config:
+            config["decay_steps"] *= self.cfg.d_steps
+            d_rate = type(learning_rate).from_config(config)
         self.compile(
             d_optimizer=keras.optimizers.Adam(d_rate, beta_1=self.cfg.beta_1),
             g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=self.cfg.beta_1),
