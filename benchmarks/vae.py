@@ -46,8 +46,8 @@ def measure(jit: bool, epochs: int, seed: int, out: str) -> dict:
         "vae", epochs=epochs, seed=seed, jit=jit, out=out, verbose=0, callbacks=[timer]
     )
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    batch = result.config["batch_size"]
-    steps = batch * (result.config["data"]["num_train"] // batch)  # examples per epoch
+    batch = result.config.batch_size
+    steps = batch * (result.record.data["num_train"] // batch)  # examples per epoch
     later = timer.times[1:] or timer.times
     return {
         "jit": jit,

@@ -3,209 +3,35 @@
 Every subcommand is a thin wrapper over a library function that tests call
 directly (:func:`genkeras.training.run`, :func:`genkeras.training.load_run`,
 the registries). Importing this module does not import TensorFlow, so
-``genkeras --help``, ``genkeras list`` and ``genkeras plugins`` answer at once;
-TensorFlow is imported (with its start-up chatter silenced) only by commands
-that need it.
+``genkeras --help``, ``genkeras list``, ``genkeras plugins`` and
+``genkeras run MODEL --help`` answer at once, and so do option errors;
+TensorFlow is imported (with its start-up chatter silenced) only once a
+command needs it.
 
-``genkeras run MODEL`` has one subcommand per registered model; its options are
-the common training options plus the model's config fields, generated from the
-family's dataclass (``latent_dim`` becomes ``--latent-dim``).
+``genkeras run MODEL`` has one subcommand per registered model. Its options
+are generated from three dataclasses, so each option is defined once: the
+common run options (:class:`genkeras.run_config.RunConfig`), what this call
+does with the run folder (:class:`genkeras.run_config.Invocation`) and the
+model's config (``latent_dim`` becomes ``--latent-dim``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import inspect
 import json
 import os
-import sys
-import tempfile
 import typing
 
 import click
+from click.core import ParameterSource
 
 from genkeras import __version__, registry
+from genkeras.options import click_options
+from genkeras.run_config import Invocation, RunConfig
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __all__ = ["main"]
-
-
-# -- TensorFlow, quietly --------------------------------------------------------------
-@contextlib.contextmanager
-def _stderr_to_buffer():
-    """Sends the process's file descriptor 2 to a temporary file for the block.
-
-    TensorFlow's C++ runtime logs CUDA probes and oneDNN notices before its
-    log level can apply. They are captured here and shown only if the import
-    fails.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as buf:
-        os.dup2(buf.fileno(), 2)
-        try:
-            yield buf
-        except BaseException:
-            os.dup2(saved, 2)
-            buf.seek(0)
-            sys.stderr.write(buf.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def import_tensorflow():
-    """Imports TensorFlow and initialises its devices with the start-up noise silenced."""
-    if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
-    with _stderr_to_buffer():
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-    return tf
-
-
-# -- option generation from config dataclasses ----------------------------------------
-def _field_option(field: dataclasses.Field, hint) -> click.Option:
-    name = "--" + field.name.replace("_", "-")
-    help_text = field.metadata.get("help", "")
-    choices = field.metadata.get("choices")
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (tuple, list):
-        return click.Option(
-            [name.rstrip("s") if name.endswith("s") else name, field.name],
-            multiple=True,
-            type=click.Choice(choices) if choices else str,
-            default=tuple(
-                field.default_factory()
-                if field.default_factory is not dataclasses.MISSING
-                else field.default or ()
-            ),
-            show_default=False,
-            help=help_text + " (repeatable)",
-        )
-    if origin is typing.Union:
-        hint = next(a for a in args if a is not type(None))
-    default = (
-        field.default
-        if field.default is not dataclasses.MISSING
-        else (field.default_factory() if field.default_factory is not dataclasses.MISSING else None)
-    )
-    if hint is bool:
-        return click.Option(
-            [f"{name}/--no-{name[2:]}", field.name],
-            default=default,
-            show_default=True,
-            help=help_text,
-        )
-    click_type = {int: int, float: float, str: str}.get(hint, str)
-    if choices:
-        click_type = click.Choice([str(c) for c in choices])
-        default = str(default)
-    return click.Option(
-        [name, field.name], type=click_type, default=default, show_default=True, help=help_text
-    )
-
-
-COMMON_FIELDS = {
-    "epochs",
-    "batch_size",
-    "dataset",
-    "seed",
-    "out",
-    "learning_rate",
-    "lr_decay",
-    "jit",
-    "strategy",
-    "resume",
-    "overwrite",
-    "levels",
-    "binarize",
-    "quiet",
-}
-
-
-def _common_options() -> list[click.Option]:
-    return [
-        click.Option(
-            ["--epochs"],
-            type=click.IntRange(min=1),
-            default=10,
-            show_default=True,
-            help="Epochs to train (with --resume: the total to reach).",
-        ),
-        click.Option(
-            ["--batch-size"],
-            type=click.IntRange(min=1),
-            default=None,
-            help="Global batch size [default: the model's].",
-        ),
-        click.Option(
-            ["--dataset"],
-            default="digits",
-            show_default=True,
-            help="Dataset name (genkeras list) or npz:PATH.",
-        ),
-        click.Option(
-            ["--levels"],
-            type=click.IntRange(min=2),
-            default=None,
-            help="Requantize discrete data to this many levels.",
-        ),
-        click.Option(["--binarize"], is_flag=True, help="Binarize discrete data (2 levels)."),
-        click.Option(
-            ["--seed"],
-            type=int,
-            default=0,
-            show_default=True,
-            help="Seed for weights, data order and samples.",
-        ),
-        click.Option(
-            ["--out"],
-            type=click.Path(file_okay=False),
-            default=None,
-            help="Run folder [default: runs/MODEL-TIMESTAMP].",
-        ),
-        click.Option(["--overwrite"], is_flag=True, help="Allow a non-empty --out."),
-        click.Option(
-            ["--resume"],
-            type=click.Path(file_okay=False),
-            default=None,
-            help="Continue the run in this folder from its last checkpoint.",
-        ),
-        click.Option(
-            ["--learning-rate"],
-            type=click.FloatRange(min=0, min_open=True),
-            default=None,
-            help="Learning rate [default: the model's].",
-        ),
-        click.Option(
-            ["--lr-decay"],
-            type=click.FloatRange(min=0, max=1),
-            default=1.0,
-            show_default=True,
-            help="Cosine-decay the learning rate to this fraction of its initial value "
-            "over the run (1 keeps it constant).",
-        ),
-        click.Option(
-            ["--jit/--no-jit"],
-            default=False,
-            show_default=True,
-            help="Compile train/test steps with XLA.",
-        ),
-        click.Option(
-            ["--strategy"],
-            type=click.Choice(["default", "mirrored", "multiworker"]),
-            default="default",
-            show_default=True,
-            help="tf.distribute strategy.",
-        ),
-        click.Option(["--quiet"], is_flag=True, help="No progress bar."),
-    ]
 
 
 def _fail(exc: Exception, usage: bool) -> typing.NoReturn:
@@ -215,40 +41,57 @@ def _fail(exc: Exception, usage: bool) -> typing.NoReturn:
     raise click.ClickException(message)
 
 
-def _make_run_command(name: str, family) -> click.Command:
-    hints = typing.get_type_hints(family.config_class)
-    fields = dataclasses.fields(family.config_class)
-    clashes = [f.name for f in fields if f.name in COMMON_FIELDS]
+def _names(config_class) -> list[str]:
+    return [f.name for f in dataclasses.fields(config_class)]
+
+
+def _make_run_command(name: str, config_class) -> click.Command:
+    common = _names(RunConfig) + _names(Invocation)
+    clashes = [f for f in _names(config_class) if f in common]
     if clashes:
         raise click.ClickException(
             f"model {name!r}: config fields {clashes} clash with common run options."
         )
-    params = _common_options() + [_field_option(f, hints[f.name]) for f in fields]
+    params = click_options(RunConfig) + click_options(Invocation) + click_options(config_class)
 
     def callback(**kwargs):
         from genkeras import data as data_lib
         from genkeras import training
 
-        common = {k: kwargs.pop(k) for k in list(kwargs) if k in COMMON_FIELDS}
-        quiet = common.pop("quiet")
-        options = {}
-        for f in fields:
-            value = kwargs[f.name]
-            if isinstance(value, tuple):
-                value = list(value)
-            options[f.name] = value
-        # choices are strings on the command line; restore the field's type
-        for f in fields:
-            if f.metadata.get("choices") and hints[f.name] in (int, float):
-                options[f.name] = hints[f.name](options[f.name])
-        import_tensorflow()
+        ctx = click.get_current_context()
+        given = {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in kwargs.items()
+            if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT
+        }
+        call = Invocation(**{k: kwargs[k] for k in _names(Invocation)})
+        fields = {k: given[k] for k in _names(RunConfig) if k in given}
+        options = {k: given[k] for k in _names(config_class) if k in given}
         try:
-            result = training.run(name, options=options, verbose=0 if quiet else "auto", **common)
-        except registry.UnknownNameError as exc:
+            plan = training.plan_run(
+                name,
+                options=options,
+                out=call.out,
+                resume=call.resume,
+                overwrite=call.overwrite,
+                **fields,
+            )
+        except data_lib.DataError as exc:
+            _fail(exc, usage=False)
+        except (registry.UnknownNameError, ValueError, FileExistsError) as exc:
             _fail(exc, usage=True)
-        except (FileExistsError, ValueError) as exc:
-            _fail(exc, usage=not isinstance(exc, data_lib.DataError))
-        except (FileNotFoundError, ImportError, training.TrainingDivergedError) as exc:
+        except (FileNotFoundError, ImportError) as exc:
+            _fail(exc, usage=False)
+        try:  # options that only the built model can check (a stabilizer's) are usage errors
+            net, start_epoch = training.build(plan)
+        except ValueError as exc:
+            _fail(exc, usage=True)
+        except ImportError as exc:
+            _fail(exc, usage=False)
+        try:
+            history = training.train(net, plan, start_epoch, verbose=0 if call.quiet else "auto")
+            result = training.write_run_folder(net, plan, history)
+        except (ValueError, training.TrainingDivergedError) as exc:
             _fail(exc, usage=False)
         click.echo(f"run folder: {result.run_dir}")
         _print_metrics(result.metrics)
@@ -265,12 +108,12 @@ class RunGroup(click.Group):
 
     def get_command(self, ctx, cmd_name):
         try:
-            family = registry.models.get(cmd_name)
+            config_class = registry.models.entry(cmd_name).config_class()
         except registry.UnknownNameError:
             return None
         except ImportError as exc:
             raise click.ClickException(str(exc)) from exc
-        return _make_run_command(cmd_name, family)
+        return _make_run_command(cmd_name, config_class)
 
     def resolve_command(self, ctx, args):
         name = args[0] if args else None
@@ -278,9 +121,6 @@ class RunGroup(click.Group):
             raise click.UsageError(
                 f"Unknown model {name!r}. Valid models: {', '.join(registry.models.names())}.", ctx
             )
-        if name is not None and name not in registry.models:
-            return super().resolve_command(ctx, args)
-        import_tensorflow()
         return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx, formatter):
@@ -317,7 +157,6 @@ def run():
 def _load(run_dir):
     from genkeras import training
 
-    import_tensorflow()
     try:
         return training.load_run(run_dir)
     except (FileNotFoundError, ValueError, ImportError) as exc:
@@ -337,11 +176,7 @@ def _load(run_dir):
 def evaluate(run_dir, batch_size, as_json):
     """Recompute the test metrics of the saved run in RUN_DIR."""
     model, spec, _ = _load(run_dir)
-    accepted = inspect.signature(model.evaluation_metrics).parameters
-    kwargs = {"batch_size": batch_size} if "batch_size" in accepted else {}
-    if "cache_dir" in accepted:  # e.g. the GAN's coverage classifier, cached in the run
-        kwargs["cache_dir"] = run_dir
-    metrics = model.evaluation_metrics(spec, **kwargs)
+    metrics = model.evaluation_metrics(spec, batch_size=batch_size, cache_dir=run_dir)
     if as_json:
         click.echo(json.dumps(metrics, indent=2, sort_keys=True))
     else:
@@ -377,47 +212,45 @@ def evaluate(run_dir, batch_size, as_json):
     default=None,
     help="Sampling temperature (autoregressive models only).",
 )
-def sample(run_dir, num, output, seed, label, temperature):
+@click.option(
+    "--mean/--draw",
+    default=None,
+    help="Decoder means E[x|z] or draws from p(x|z) (VAE only) "
+    "[default: what the run's samples.png shows].",
+)
+def sample(run_dir, num, output, seed, label, temperature, mean):
     """Draw new samples from the saved run in RUN_DIR."""
     import numpy as np
 
     model, spec, _ = _load(run_dir)
-    kwargs = {}
-    accepted = inspect.signature(model.sample).parameters
-    for key, value in (("label", label), ("temperature", temperature)):
+    options = dict(model.display_options)
+    for key, value in (("label", label), ("temperature", temperature), ("mean", mean)):
         if value is None:
             continue
-        if key not in accepted:
+        if key not in model.sample_options:
+            flag = {"mean": "--mean/--draw"}.get(key, f"--{key}")
             raise click.UsageError(
-                f"--{key} is not supported by this model ({type(model).__name__})."
+                f"{flag} is not supported by this model ({type(model).__name__})."
             )
-        kwargs[key] = value
-    try:
-        x = model.sample(num, seed=seed, **kwargs)
-    except ValueError as exc:
-        _fail(exc, usage=True)
-    x = np.asarray(x.numpy() if hasattr(x, "numpy") else x)
+        options[key] = value
     parent = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(parent):
         raise click.UsageError(f"-o {output}: folder {parent} does not exist.")
+    try:
+        x = model.sample(num, seed=seed, **options)
+    except ValueError as exc:
+        _fail(exc, usage=True)
+    from genkeras import plots
+
+    x = plots.to_numpy(x)
+    what = model.describe_samples(**options)
     if output.endswith(".npz"):
         tmp = output[:-4] + ".tmp.npz"
         np.savez(tmp, x=x)
         os.replace(tmp, output)
     else:
-        from genkeras import plots
-
-        if spec.is_image:
-            plots.image_grid(x, output, levels=spec.levels, title=f"{num} samples")
-        else:
-            plots.scatter_2d(
-                x,
-                output,
-                reference=spec.x_test,
-                centers=spec.extras.get("centers"),
-                title=f"{num} samples",
-            )
-    click.echo(f"wrote {num} samples to {output}")
+        plots.samples_figure(x, spec, output, title=f"{num} {what}")
+    click.echo(f"wrote {num} {what} to {output}")
 
 
 @main.command(name="list")

@@ -387,6 +387,27 @@ def grid() -> DataSpec:
     )
 
 
+def _npz_labels(source, y_train, y_test, x_train, x_test):
+    """Validates optional labels; returns ``(y_train, y_test, num_classes)``."""
+    labels = []
+    for what, y, x in (("y_train", y_train, x_train), ("y_test", y_test, x_test)):
+        if y is None:
+            labels.append(None)
+            continue
+        y = np.asarray(y)
+        if not np.issubdtype(y.dtype, np.integer) or y.ndim != 1 or len(y) != len(x):
+            raise DataError(
+                f"{source}: {what} must be {len(x)} integer labels; "
+                f"got dtype {y.dtype}, shape {y.shape}."
+            )
+        labels.append(y.astype(np.int32))
+    y_train, y_test = labels
+    num_classes = None
+    if y_train is not None:
+        num_classes = int(max(y_train.max(), -1 if y_test is None else y_test.max())) + 1
+    return y_train, y_test, num_classes
+
+
 def load_npz(path: str) -> DataSpec:
     """Loads a user's arrays from an ``.npz`` file (see the module docstring)."""
     source = f"npz:{path}"
@@ -433,22 +454,7 @@ def load_npz(path: str) -> DataSpec:
         )
     if (x_train.dtype == np.int32) != (x_test.dtype == np.int32):
         raise DataError(f"{source}: x_train and x_test must both be integers or both floats.")
-    num_classes = None
-    labels = []
-    for what, y, x in (("y_train", y_train, x_train), ("y_test", y_test, x_test)):
-        if y is None:
-            labels.append(None)
-            continue
-        y = np.asarray(y)
-        if not np.issubdtype(y.dtype, np.integer) or y.ndim != 1 or len(y) != len(x):
-            raise DataError(
-                f"{source}: {what} must be {len(x)} integer labels; "
-                f"got dtype {y.dtype}, shape {y.shape}."
-            )
-        labels.append(y.astype(np.int32))
-    y_train, y_test = labels
-    if y_train is not None:
-        num_classes = int(max(y_train.max(), -1 if y_test is None else y_test.max())) + 1
+    y_train, y_test, num_classes = _npz_labels(source, y_train, y_test, x_train, x_test)
     if x_train.dtype == np.int32:
         levels = levels or int(max(x_train.max(), x_test.max())) + 1
         levels = max(levels, 2)

@@ -45,7 +45,7 @@ import tensorflow_probability as tfp
 
 tfd = tfp.distributions
 
-__all__ = ["DIRECTIONS", "KLFit", "bimodal_target", "fit_gaussian"]
+__all__ = ["DIRECTIONS", "KLFit", "bimodal_target", "fit_gaussian", "kl_estimate"]
 
 DIRECTIONS = ("forward", "reverse")
 
@@ -112,6 +112,80 @@ class KLFit:
         return tfd.Normal(loc=self.loc, scale=self.scale)
 
 
+def kl_estimate(target, direction: str, mu, sigma, seed, num_samples: int):
+    """Monte Carlo ``KL(p‖q)`` (forward) or ``KL(q‖p)`` (reverse) for ``q = N(mu, sigma²)``.
+
+    Forward: ``mean_i log p(x_i) − log q(x_i)`` with ``x_i ~ p`` (the target's
+    samples carry no gradient). Reverse: ``mean_i log q(z_i) − log p(z_i)`` with
+    the reparameterized ``z_i = mu + sigma · eps_i``, ``eps_i ~ N(0, 1)``, so the
+    gradient reaches ``mu`` and ``sigma`` through the samples.
+
+    Args:
+        target: The scalar target distribution ``p``.
+        direction: ``"forward"`` or ``"reverse"``.
+        mu: Mean of ``q`` (a scalar tensor).
+        sigma: Standard deviation of ``q``.
+        seed: ``(2,)`` stateless seed.
+        num_samples: Monte Carlo samples.
+
+    Returns:
+        A scalar tensor, in nats.
+    """
+    q = tfd.Normal(mu, sigma)
+    if direction == "forward":
+        x = tf.stop_gradient(target.sample(num_samples, seed=seed))  # (S,) x ~ p
+        return tf.reduce_mean(target.log_prob(x) - q.log_prob(x))
+    eps = tf.random.stateless_normal([num_samples], seed, dtype=target.dtype)  # (S,)
+    z = mu + sigma * eps  # reparameterized: z ~ q
+    return tf.reduce_mean(q.log_prob(z) - target.log_prob(z))
+
+
+def _check_fit_arguments(direction, steps, num_samples, learning_rate, init_scale) -> None:
+    if direction not in DIRECTIONS:
+        raise ValueError(
+            f"direction must be one of {', '.join(DIRECTIONS)}. Received: direction={direction!r}"
+        )
+    for name, value in (("steps", steps), ("num_samples", num_samples)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    if not (learning_rate > 0 and math.isfinite(learning_rate)):
+        raise ValueError(f"learning_rate must be positive. Received: learning_rate={learning_rate}")
+    if not (init_scale > 0 and math.isfinite(init_scale)):
+        raise ValueError(f"init_scale must be positive. Received: init_scale={init_scale}")
+
+
+def _adam(loss, init, steps: int, learning_rate: float):
+    """Minimises ``loss(params, step)`` with Adam (Kingma & Ba 2015) in one ``tf.while_loop``.
+
+    Returns:
+        ``(final params, loss at every step)`` as tensors.
+    """
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    dtype = init.dtype
+
+    @tf.function
+    def run():
+        def body(step, params, m, v, hist):
+            with tf.GradientTape() as tape:
+                tape.watch(params)
+                value = loss(params, step)
+            g = tape.gradient(value, params)
+            t = tf.cast(step + 1, dtype)
+            m = beta1 * m + (1 - beta1) * g
+            v = beta2 * v + (1 - beta2) * tf.square(g)
+            update = (m / (1 - beta1**t)) / (tf.sqrt(v / (1 - beta2**t)) + eps)
+            return step + 1, params - learning_rate * update, m, v, hist.write(step, value)
+
+        zeros = tf.zeros_like(init)
+        hist = tf.TensorArray(dtype, size=steps)
+        _, params, _, _, hist = tf.while_loop(
+            lambda step, *_: step < steps, body, (tf.constant(0), init, zeros, zeros, hist)
+        )
+        return params, hist.stack()
+
+    return run()
+
+
 def fit_gaussian(
     target,
     direction: str = "forward",
@@ -156,55 +230,15 @@ def fit_gaussian(
     >>> abs(fit.loc - 2.0) < 0.5
     True
     """
-    if direction not in DIRECTIONS:
-        raise ValueError(
-            f"direction must be one of {', '.join(DIRECTIONS)}. Received: direction={direction!r}"
-        )
-    for name, value in (("steps", steps), ("num_samples", num_samples)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
-    if not (learning_rate > 0 and math.isfinite(learning_rate)):
-        raise ValueError(f"learning_rate must be positive. Received: learning_rate={learning_rate}")
-    if not (init_scale > 0 and math.isfinite(init_scale)):
-        raise ValueError(f"init_scale must be positive. Received: init_scale={init_scale}")
+    _check_fit_arguments(direction, steps, num_samples, learning_rate, init_scale)
     dtype = target.dtype
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
 
-    @tf.function
-    def run():
-        params = tf.constant([init_loc, math.log(init_scale)], dtype)  # (mu, log sigma)
+    def loss(params, step):
+        key = tf.stack([tf.constant(seed, tf.int32), step])
+        return kl_estimate(target, direction, params[0], tf.exp(params[1]), key, num_samples)
 
-        def kl_estimate(params, step):
-            mu, sigma = params[0], tf.exp(params[1])
-            q = tfd.Normal(mu, sigma)
-            key = tf.stack([tf.constant(seed, tf.int32), step])
-            if direction == "forward":
-                x = tf.stop_gradient(target.sample(num_samples, seed=key))  # (S,) x ~ p
-                return tf.reduce_mean(target.log_prob(x) - q.log_prob(x))
-            e = tf.random.stateless_normal([num_samples], key, dtype=dtype)  # (S,)
-            z = mu + sigma * e  # reparameterized
-            return tf.reduce_mean(q.log_prob(z) - target.log_prob(z))
-
-        def body(step, params, m, v, hist):
-            with tf.GradientTape() as tape:
-                tape.watch(params)
-                loss = kl_estimate(params, step)
-            g = tape.gradient(loss, params)
-            t = tf.cast(step + 1, dtype)
-            m = beta1 * m + (1 - beta1) * g  # Adam (Kingma & Ba 2015)
-            v = beta2 * v + (1 - beta2) * tf.square(g)
-            update = (m / (1 - beta1**t)) / (tf.sqrt(v / (1 - beta2**t)) + eps)
-            return step + 1, params - learning_rate * update, m, v, hist.write(step, loss)
-
-        zeros = tf.zeros([2], dtype)
-        _, params, _, _, hist = tf.while_loop(
-            lambda step, *_: step < steps,
-            body,
-            (tf.constant(0), params, zeros, zeros, tf.TensorArray(dtype, size=steps)),
-        )
-        return params, hist.stack()
-
-    params, hist = run()
+    init = tf.constant([init_loc, math.log(init_scale)], dtype)  # (mu, log sigma)
+    params, hist = _adam(loss, init, steps, learning_rate)
     params = params.numpy()
     return KLFit(
         direction=direction,

@@ -49,7 +49,7 @@ followed by one M-step; ``n_init`` restarts keep the best final
 log-likelihood.
 
 For discrete data (integer pixel levels) the registry family
-:class:`GMMFamily` fits the density of uniformly dequantized data
+:class:`genkeras.models.gmm.GMM` fits the density of uniformly dequantized data
 ``x + u, u ~ U[0, 1)^D``; its log-likelihood is a lower bound on the discrete
 log-likelihood [5], so its NLL in nats and bits per dimension are comparable
 with the pixel models'.
@@ -71,7 +71,6 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -81,309 +80,58 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from genkeras.models.base import config_from_dict
+from genkeras.em import compiled_em, compiled_score, init_parameters
+from genkeras.models.config import COVARIANCE_TYPES, INIT_METHODS
 
 tfd = tfp.distributions
 
-__all__ = [
-    "COVARIANCE_TYPES",
-    "INIT_METHODS",
-    "GMMConfig",
-    "GMMFamily",
-    "GaussianMixture",
-    "NotFittedError",
-]
+__all__ = ["COVARIANCE_TYPES", "INIT_METHODS", "GaussianMixture", "NotFittedError"]
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-INIT_METHODS = ("kmeans", "random")
 #: Elements of the ``(K, chunk, D)`` working tensor one chunk may use (automatic chunking).
 CHUNK_ELEMENTS = 2**22
 #: Points used to initialise (k-means or random responsibilities).
 INIT_POINTS = 100_000
-#: Lloyd iterations of the k-means initialisation.
-KMEANS_ITERS = 10
-LOG_2PI = math.log(2.0 * math.pi)
 
 
 class NotFittedError(ValueError, AttributeError):
     """Raised when a :class:`GaussianMixture` is used before ``fit``."""
 
 
-# -- graph-side building blocks ------------------------------------------------------
-def _prepare(weights, means, covs, cov_type):
-    """Turns ``(weights, means, covariances)`` into what the E-step needs.
-
-    Returns ``(log_weights (K,), means (K, D), whiten, log_det (K,))`` where
-    ``whiten`` is ``L^{-1}`` (``(K, D, D)``, ``Sigma = L L^T``) for full/tied
-    covariances and ``1/sqrt(diag Sigma)`` (``(K, D)``) for diag/spherical.
-    """
-    dtype = means.dtype
-    if cov_type in ("diag", "spherical"):
-        var = tf.linalg.diag_part(covs)  # (K, D)
-        whiten = tf.math.rsqrt(var)  # (K, D)
-        log_det = 0.5 * tf.reduce_sum(tf.math.log(var), axis=-1)  # (K,) = log|L|
-    else:
-        chol = tf.linalg.cholesky(covs)  # (K, D, D)
-        eye = tf.eye(tf.shape(covs)[-1], batch_shape=tf.shape(covs)[:1], dtype=dtype)
-        whiten = tf.linalg.triangular_solve(chol, eye, lower=True)  # (K, D, D) = L^-1
-        log_det = tf.reduce_sum(tf.math.log(tf.linalg.diag_part(chol)), axis=-1)
-    return tf.math.log(weights), means, whiten, log_det
-
-
-def _e_step(x, prepared, cov_type):
-    """E-step on one chunk ``x`` of shape ``(C, D)``.
-
-    Returns ``(log_px (C,), resp (K, C), diff (K, C, D))`` with
-    ``diff = x - mu_k`` reused by the M-step statistics.
-    """
-    log_w, means, whiten, log_det = prepared
-    dim = tf.cast(tf.shape(x)[-1], x.dtype)
-    diff = x[None, :, :] - means[:, None, :]  # (K, C, D)
-    if cov_type in ("diag", "spherical"):
-        y = diff * whiten[:, None, :]  # (K, C, D)
-    else:
-        y = tf.matmul(diff, whiten, transpose_b=True)  # (K, C, D) = L^-1 (x - mu)
-    maha = tf.reduce_sum(tf.square(y), axis=-1)  # (K, C)
-    log_joint = (
-        log_w[:, None] - 0.5 * dim * LOG_2PI - log_det[:, None] - 0.5 * maha
-    )  # (K, C) log pi_k N(x|k)
-    log_px = tf.reduce_logsumexp(log_joint, axis=0)  # (C,)
-    resp = tf.exp(log_joint - log_px[None, :])  # (K, C) q(z=k | x)
-    return log_px, resp, diff
-
-
-def _stats_from_resp(resp, diff, cov_type):
-    """Sufficient statistics of one chunk around the centres ``diff`` was taken from.
-
-    Returns ``(N_k (K,), S1 (K, D), S2 (K, D, D) or (K, D))``.
-    """
-    nk = tf.reduce_sum(resp, axis=1)  # (K,)
-    rd = resp[:, :, None] * diff  # (K, C, D)
-    s1 = tf.reduce_sum(rd, axis=1)  # (K, D)
-    if cov_type in ("diag", "spherical"):
-        s2 = tf.reduce_sum(rd * diff, axis=1)  # (K, D)
-    else:
-        s2 = tf.matmul(rd, diff, transpose_a=True)  # (K, D, D)
-    return nk, s1, s2
-
-
-def _m_step(nk_raw, s1, s2, centers, reg_covar, cov_type):
-    """Closed-form M-step from statistics accumulated around ``centers`` (K, D).
-
-    Mirrors scikit-learn: ``N_k`` gets ``10 * eps`` so an empty component
-    does not divide by zero, and ``reg_covar`` is added to every variance.
-    """
-    dtype = centers.dtype
-    nk = nk_raw + 10.0 * np.finfo(dtype.as_numpy_dtype).eps  # (K,)
-    weights = nk / tf.reduce_sum(nk)  # (K,)
-    shift = s1 / nk[:, None]  # (K, D) mu_new - center
-    means = centers + shift  # (K, D)
-    k = tf.shape(centers)[0]
-    d = tf.shape(centers)[1]
-    eye = tf.eye(d, dtype=dtype)
-    if cov_type == "full":
-        cov = s2 / nk[:, None, None] - shift[:, :, None] * shift[:, None, :]
-        cov = 0.5 * (cov + tf.linalg.matrix_transpose(cov)) + reg_covar * eye
-    elif cov_type == "tied":
-        scatter = s2 - nk[:, None, None] * shift[:, :, None] * shift[:, None, :]
-        tied = tf.reduce_sum(scatter, axis=0) / tf.reduce_sum(nk)  # (D, D)
-        tied = 0.5 * (tied + tf.transpose(tied)) + reg_covar * eye
-        cov = tf.broadcast_to(tied[None], [k, d, d])
-    elif cov_type == "diag":
-        var = s2 / nk[:, None] - tf.square(shift) + reg_covar  # (K, D)
-        cov = tf.linalg.diag(var)
-    else:  # spherical
-        var = tf.reduce_mean(s2 / nk[:, None] - tf.square(shift), axis=-1) + reg_covar
-        cov = var[:, None, None] * eye  # (K, D, D)
-    return weights, means, cov
-
-
-def _data_pass(source, chunk, prepared, centers, cov_type, dtype, with_stats=True):
-    """One pass over the data: summed log-likelihood, count and (optionally) statistics.
-
-    ``source`` is an ``(N, D)`` tensor (sliced into chunks inside a
-    ``tf.while_loop``) or a ``tf.data.Dataset`` of ``(C, D)`` batches (reduced
-    with ``Dataset.reduce``). Either way only one chunk's ``(K, C, D)`` work
-    tensors exist at a time.
-    """
-    k = tf.shape(centers)[0]
-    d = tf.shape(centers)[1]
-    zero = tf.constant(0.0, dtype)
-    if cov_type in ("diag", "spherical"):
-        s2_shape = [k, d]
-    else:
-        s2_shape = [k, d, d]
-    init = (zero, zero, tf.zeros([k], dtype), tf.zeros([k, d], dtype), tf.zeros(s2_shape, dtype))
-
-    def accumulate(acc, xc):
-        ll, count, nk, s1, s2 = acc
-        xc = tf.cast(xc, dtype)
-        log_px, resp, diff = _e_step(xc, prepared, cov_type)
-        ll = ll + tf.reduce_sum(log_px)
-        count = count + tf.cast(tf.shape(xc)[0], dtype)
-        if with_stats:
-            # Statistics around ``centers`` (= the current means; diff is reused).
-            cn, c1, c2 = _stats_from_resp(resp, diff, cov_type)
-            nk, s1, s2 = nk + cn, s1 + c1, s2 + c2
-        return ll, count, nk, s1, s2
-
-    if isinstance(source, tf.data.Dataset):
-
-        def checked(acc, xc):
-            xc = tf.debugging.assert_all_finite(
-                tf.cast(xc, dtype), "the streamed data contains NaN or infinite values"
-            )
-            return accumulate(acc, xc)
-
-        return source.reduce(init, checked)
-
-    n = tf.shape(source)[0]
-    steps = (n + chunk - 1) // chunk  # number of chunks
-
-    def body(i, acc):
-        xc = source[i * chunk : (i + 1) * chunk]  # (C, D)
-        return i + 1, accumulate(acc, xc)
-
-    _, acc = tf.while_loop(lambda i, acc: i < steps, body, (tf.constant(0), init))
-    return acc
-
-
-_EM_CACHE: dict = {}
-_SCORE_CACHE: dict = {}
-
-
-def _compiled_em(cov_type, dtype):
-    """Returns the compiled EM loop (one ``tf.function`` holding a ``tf.while_loop``).
-
-    One function per ``(covariance type, dtype)`` is shared by every
-    estimator; data size and chunk size are tensors, so refitting never retraces.
-    """
-    key = (cov_type, dtype)
-    if key not in _EM_CACHE:
-        _EM_CACHE[key] = tf.function(_make_em(cov_type, dtype), reduce_retracing=True)
-    return _EM_CACHE[key]
-
-
-def _compiled_score(cov_type, dtype):
-    """Returns the compiled chunk E-step ``(x, w, m, c) -> (log p(x), resp (C, K))``."""
-    key = (cov_type, dtype)
-    if key not in _SCORE_CACHE:
-
-        def score_chunk(xc, weights, means, covs):
-            log_px, resp, _ = _e_step(xc, _prepare(weights, means, covs, cov_type), cov_type)
-            return log_px, tf.transpose(resp)
-
-        _SCORE_CACHE[key] = tf.function(score_chunk, reduce_retracing=True)
-    return _SCORE_CACHE[key]
-
-
-def _make_em(cov_type, dtype):
-    """Builds the EM loop (uncompiled; see :func:`_compiled_em`)."""
-
-    def em(source, chunk, weights, means, covs, max_iter, tol, reg_covar):
-        history = tf.TensorArray(dtype, size=0, dynamic_size=True)
-
-        def cond(i, w, m, c, prev, converged, hist):
-            return tf.logical_and(i < max_iter, tf.logical_not(converged))
-
-        def body(i, w, m, c, prev, converged, hist):
-            prepared = _prepare(w, m, c, cov_type)
-            ll, count, nk, s1, s2 = _data_pass(source, chunk, prepared, m, cov_type, dtype)
-            mean_ll = ll / count  # before this M-step
-            hist = hist.write(i, mean_ll)
-            w, m, c = _m_step(nk, s1, s2, m, reg_covar, cov_type)
-            converged = tf.logical_and(i > 0, tf.abs(mean_ll - prev) < tol)
-            return i + 1, w, m, c, mean_ll, converged, hist
-
-        loop_vars = (
-            tf.constant(0),
-            weights,
-            means,
-            covs,
-            tf.constant(-np.inf, dtype),
-            tf.constant(False),
-            history,
-        )
-        n_iter, w, m, c, _, converged, history = tf.while_loop(cond, body, loop_vars)
-        # Log-likelihood of the final parameters (scikit-learn's final E-step).
-        ll, count, _, _, _ = _data_pass(
-            source, chunk, _prepare(w, m, c, cov_type), m, cov_type, dtype, with_stats=False
-        )
-        history = history.write(n_iter, ll / count)
-        return w, m, c, n_iter, converged, history.stack()
-
-    return em
-
-
-def _kmeans_plus_plus(x, k, seed):
-    """k-means++ seeding in TF: each new centre is drawn with probability ~ D(x)^2."""
-    n = tf.shape(x)[0]
-    first = tf.random.stateless_uniform([], seed, maxval=n, dtype=tf.int32)
-    centers = tf.TensorArray(x.dtype, size=k)
-    centers = centers.write(0, x[first])
-    best = tf.reduce_sum(tf.square(x - x[first]), axis=-1)  # (n,) squared distance
-
-    def body(j, centers, best):
-        logits = tf.math.log(tf.maximum(best, 1e-300 if x.dtype == tf.float64 else 1e-30))
-        pick = tf.random.stateless_categorical(
-            logits[None, :], 1, seed + tf.stack([0, j]), dtype=tf.int32
-        )[0, 0]
-        c = x[pick]
-        centers = centers.write(j, c)
-        best = tf.minimum(best, tf.reduce_sum(tf.square(x - c), axis=-1))
-        return j + 1, centers, best
-
-    _, centers, _ = tf.while_loop(lambda j, c, b: j < k, body, (tf.constant(1), centers, best))
-    return centers.stack()  # (k, D)
-
-
-def _assign(x, centers):
-    """Nearest centre of every point, via ||x||^2 - 2 x.c + ||c||^2 as one matmul."""
-    dist = tf.reduce_sum(tf.square(centers), axis=-1)[None, :] - 2.0 * tf.matmul(
-        x, centers, transpose_b=True
-    )  # (n, k) (+ ||x||^2 const)
-    return tf.argmin(dist, axis=-1, output_type=tf.int32)  # (n,)
-
-
-def _init_params(x, k, method, seed, reg_covar, cov_type, iters=KMEANS_ITERS):
-    """Initial ``(weights, means, covariances)`` from k-means or random responsibilities.
-
-    Args:
-        x: ``(n, D)`` initialisation points.
-        k: Number of components.
-        method: ``"kmeans"`` or ``"random"``.
-        seed: ``(2,)`` int32 stateless seed.
-        reg_covar: Diagonal regulariser.
-        cov_type: Covariance type.
-        iters: Lloyd iterations.
-    """
-    dtype = x.dtype
-    if method == "kmeans":
-        centers = _kmeans_plus_plus(x, k, seed)
-
-        def lloyd(i, centers):
-            onehot = tf.one_hot(_assign(x, centers), k, dtype=dtype)  # (n, k)
-            counts = tf.reduce_sum(onehot, axis=0)  # (k,)
-            sums = tf.matmul(onehot, x, transpose_a=True)  # (k, D)
-            # An empty cluster keeps its centre.
-            new = tf.where(counts[:, None] > 0, sums / tf.maximum(counts, 1.0)[:, None], centers)
-            return i + 1, new
-
-        _, centers = tf.while_loop(lambda i, c: i < iters, lloyd, (tf.constant(0), centers))
-        resp = tf.transpose(tf.one_hot(_assign(x, centers), k, dtype=dtype))  # (k, n)
-    else:
-        u = tf.random.stateless_uniform([tf.shape(x)[0], k], seed, dtype=dtype)
-        resp = tf.transpose(u / tf.reduce_sum(u, axis=1, keepdims=True))  # (k, n)
-        centers = tf.broadcast_to(tf.reduce_mean(x, axis=0)[None], [k, tf.shape(x)[1]])
-    diff = x[None, :, :] - centers[:, None, :]  # (k, n, D)
-    nk, s1, s2 = _stats_from_resp(resp, diff, cov_type)
-    return _m_step(nk, s1, s2, centers, reg_covar, cov_type)
-
-
 # -- user-facing estimator ----------------------------------------------------------
 def _check_int(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
+
+
+def _check_params(params: dict) -> None:
+    """Validates :class:`GaussianMixture`'s constructor arguments (its ``locals()``)."""
+    for name, minimum in (("n_components", 1), ("max_iter", 1), ("n_init", 1)):
+        _check_int(name, params[name], minimum)
+    for name, valid in (
+        ("covariance_type", COVARIANCE_TYPES),
+        ("init", INIT_METHODS),
+        ("dtype", ("float32", "float64")),
+    ):
+        if params[name] not in valid:
+            raise ValueError(
+                f"{name} must be one of {', '.join(valid)}. Received: {name}={params[name]!r}"
+            )
+    for name in ("tol", "reg_covar"):
+        value = params[name]
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0. Received: {name}={value!r}")
+    if params["batch_size"] is not None:
+        _check_int("batch_size", params["batch_size"], 1)
+    names = ("weights_init", "means_init", "covariances_init")
+    given = [params[n] is not None for n in names]
+    if any(given) and not all(given):
+        received = ", ".join(n for n, g in zip(names, given) if g)
+        raise ValueError(
+            "weights_init, means_init and covariances_init must be given "
+            f"together. Received: {received} only"
+        )
+    if params["random_state"] is not None:
+        _check_int("random_state", params["random_state"], 0)
 
 
 def _full_covariances(covariances, cov_type, k, d):
@@ -452,6 +200,8 @@ class GaussianMixture:
         history_: Mean train log-likelihood before every M-step and after
             the last one (``n_iter_ + 1`` values, never decreasing).
         lower_bound_: The last value of ``history_``.
+        initial_parameters_: ``(weights, means, full covariances)`` the best
+            restart started from.
 
     Example:
 
@@ -482,40 +232,7 @@ class GaussianMixture:
         dtype: str = "float32",
         batch_size: int | None = None,
     ):
-        _check_int("n_components", n_components, 1)
-        _check_int("max_iter", max_iter, 1)
-        _check_int("n_init", n_init, 1)
-        if covariance_type not in COVARIANCE_TYPES:
-            raise ValueError(
-                f"covariance_type must be one of {', '.join(COVARIANCE_TYPES)}. "
-                f"Received: covariance_type={covariance_type!r}"
-            )
-        if init not in INIT_METHODS:
-            raise ValueError(
-                f"init must be one of {', '.join(INIT_METHODS)}. Received: init={init!r}"
-            )
-        if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0):
-            raise ValueError(f"tol must be a finite number >= 0. Received: tol={tol!r}")
-        if not (
-            isinstance(reg_covar, (int, float)) and math.isfinite(reg_covar) and reg_covar >= 0
-        ):
-            raise ValueError(
-                f"reg_covar must be a finite number >= 0. Received: reg_covar={reg_covar!r}"
-            )
-        if dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64'. Received: dtype={dtype!r}")
-        if batch_size is not None:
-            _check_int("batch_size", batch_size, 1)
-        given = [a is not None for a in (weights_init, means_init, covariances_init)]
-        if any(given) and not all(given):
-            names = ("weights_init", "means_init", "covariances_init")
-            received = ", ".join(n for n, g in zip(names, given) if g)
-            raise ValueError(
-                "weights_init, means_init and covariances_init must be given "
-                f"together. Received: {received} only"
-            )
-        if random_state is not None:
-            _check_int("random_state", random_state, 0)
+        _check_params(locals())
         self.n_components = int(n_components)
         self.covariance_type = covariance_type
         self.tol = float(tol)
@@ -600,66 +317,62 @@ class GaussianMixture:
                 (raise ``reg_covar``).
         """
         del y
-        tf_dtype = tf.as_dtype(self.dtype)
-        if isinstance(x, tf.data.Dataset):
-            spec = x.element_spec
-            if (
-                not isinstance(spec, tf.TensorSpec)
-                or spec.shape.rank != 2
-                or spec.shape[-1] is None
-            ):
-                raise ValueError(
-                    "A streamed dataset must yield (batch, n_features) tensors "
-                    f"with a known n_features. Received: element_spec={spec}"
-                )
-            source = x
-            head = np.concatenate(
-                list(x.unbatch().take(INIT_POINTS).batch(INIT_POINTS).as_numpy_iterator())
-                or [np.zeros((0, spec.shape[-1]))]
-            )
-            init_x = self._check_x(head, fitting=True)
-            d = init_x.shape[1]
-            chunk = 1  # unused: the dataset's own batches are the chunks
-        else:
-            x = self._check_x(x, fitting=True)
-            d = x.shape[1]
-            source = tf.constant(x)
-            chunk = self._chunk(d, x.shape[0])
-            init_x = x
-        em = _compiled_em(self.covariance_type, tf_dtype)
+        source, init_x, chunk = self._source(x)
         seed = (
             self.random_state
             if self.random_state is not None
             else int(np.random.default_rng().integers(2**31 - 1))
         )
-        best = None
-        for restart in range(self.n_init):
-            w0, m0, c0 = self._initial_parameters(init_x, d, seed, restart)
-            try:
-                w, m, c, n_iter, converged, history = em(
-                    source,
-                    tf.constant(chunk),
-                    w0,
-                    m0,
-                    c0,
-                    tf.constant(self.max_iter),
-                    tf.constant(self.tol, tf_dtype),
-                    tf.constant(self.reg_covar, tf_dtype),
-                )
-            except tf.errors.InvalidArgumentError as exc:
-                raise ValueError(self._failure_message(exc)) from None
-            history = history.numpy().astype(np.float64)
-            if not np.all(np.isfinite(history)) or not np.all(np.isfinite(c.numpy())):
-                raise ValueError(self._failure_message("non-finite log-likelihood"))
-            if best is None or history[-1] > best[-1][-1]:
-                best = (w.numpy(), m.numpy(), c.numpy(), int(n_iter), bool(converged), history)
-        w, m, c, n_iter, converged, history = best
+        runs = [self._run_em(source, chunk, init_x, seed, r) for r in range(self.n_init)]
+        w, m, c, n_iter, converged, history, start = max(runs, key=lambda r: r[5][-1])
         self._set_params(w, m, c)
+        self.initial_parameters_ = start
         self.n_iter_ = n_iter
         self.converged_ = converged
         self.history_ = history.tolist()
         self.lower_bound_ = float(history[-1])
         return self
+
+    def _source(self, x):
+        """``(what EM streams, the points that initialise, the chunk size)`` for ``fit``."""
+        if not isinstance(x, tf.data.Dataset):
+            x = self._check_x(x, fitting=True)
+            return tf.constant(x), x, self._chunk(x.shape[1], x.shape[0])
+        spec = x.element_spec
+        if not isinstance(spec, tf.TensorSpec) or spec.shape.rank != 2 or spec.shape[-1] is None:
+            raise ValueError(
+                "A streamed dataset must yield (batch, n_features) tensors "
+                f"with a known n_features. Received: element_spec={spec}"
+            )
+        head = np.concatenate(
+            list(x.unbatch().take(INIT_POINTS).batch(INIT_POINTS).as_numpy_iterator())
+            or [np.zeros((0, spec.shape[-1]))]
+        )
+        return x, self._check_x(head, fitting=True), 1  # the dataset's batches are the chunks
+
+    def _run_em(self, source, chunk, init_x, seed, restart):
+        """One restart: ``(w, m, c, n_iter, converged, history, initial parameters)``."""
+        tf_dtype = tf.as_dtype(self.dtype)
+        w0, m0, c0 = self._initial_parameters(init_x, init_x.shape[1], seed, restart)
+        em = compiled_em(self.covariance_type, tf_dtype)
+        try:
+            w, m, c, n_iter, converged, history = em(
+                source,
+                tf.constant(chunk),
+                w0,
+                m0,
+                c0,
+                tf.constant(self.max_iter),
+                tf.constant(self.tol, tf_dtype),
+                tf.constant(self.reg_covar, tf_dtype),
+            )
+        except tf.errors.InvalidArgumentError as exc:
+            raise ValueError(self._failure_message(exc)) from None
+        history = history.numpy().astype(np.float64)
+        if not np.all(np.isfinite(history)) or not np.all(np.isfinite(c.numpy())):
+            raise ValueError(self._failure_message("non-finite log-likelihood"))
+        start = (w0.numpy(), m0.numpy(), c0.numpy())
+        return w.numpy(), m.numpy(), c.numpy(), int(n_iter), bool(converged), history, start
 
     def _failure_message(self, exc) -> str:
         return (
@@ -690,7 +403,7 @@ class GaussianMixture:
         if len(sub) > INIT_POINTS:
             sub = sub[np.sort(rng.choice(len(sub), INIT_POINTS, replace=False))]
         tf_seed = tf.constant([seed % (2**31 - 1), restart], tf.int32)
-        return _init_params(
+        return init_parameters(
             tf.constant(sub, tf_dtype),
             k,
             self.init,
@@ -698,6 +411,44 @@ class GaussianMixture:
             tf.constant(self.reg_covar, tf_dtype),
             self.covariance_type,
         )
+
+    def initial_parameters(self, x, restart: int = 0):
+        """The parameters restart ``restart`` of :meth:`fit` would start EM from.
+
+        Args:
+            x: ``(N, D)`` array.
+            restart: The restart's index (the seed is ``(random_state, restart)``).
+
+        Returns:
+            ``(weights (K,), means (K, D), covariances (K, D, D))`` NumPy arrays.
+        """
+        x = self._check_x(x, fitting=True)
+        if self.random_state is None:
+            raise ValueError("initial_parameters needs a random_state. Received: None")
+        w, m, c = self._initial_parameters(x, x.shape[1], self.random_state, restart)
+        return w.numpy(), m.numpy(), c.numpy()
+
+    @classmethod
+    def from_parameters(cls, weights, means, covariances, **params) -> GaussianMixture:
+        """A fitted mixture with the given parameters (no EM is run).
+
+        Args:
+            weights: ``(K,)`` mixing proportions.
+            means: ``(K, D)``.
+            covariances: ``(K, D, D)`` full matrices, whatever the covariance type.
+            **params: Constructor arguments (``covariance_type``, ``dtype``...).
+        """
+        gm = cls(len(np.asarray(weights)), **params)
+        gm._set_params(weights, means, covariances)
+        gm.history_, gm.lower_bound_ = [], float("nan")
+        gm.n_iter_, gm.converged_ = 0, False
+        return gm
+
+    @property
+    def full_covariances_(self) -> np.ndarray:
+        """The ``(K, D, D)`` covariance matrices, whatever the covariance type."""
+        self._check_fitted()
+        return self._full_covs
 
     def _set_params(self, weights, means, full_covs):
         self.weights_ = np.asarray(weights, dtype=np.float64)
@@ -724,7 +475,7 @@ class GaussianMixture:
     def _e_step_arrays(self, x):
         """Returns ``(log p(x) (N,), responsibilities (N, K))`` chunk by chunk."""
         dtype = tf.as_dtype(self.dtype)
-        score_chunk = _compiled_score(self.covariance_type, dtype)
+        score_chunk = compiled_score(self.covariance_type, dtype)
         params = (
             tf.constant(self.weights_, dtype),
             tf.constant(self.means_, dtype),
@@ -867,214 +618,3 @@ class GaussianMixture:
         gm.converged_ = bool(meta["converged"])
         gm.saved_extra_ = meta.get("extra", {})
         return gm
-
-
-# -- the registry family -----------------------------------------------------------------
-@dataclasses.dataclass
-class GMMConfig:
-    """Hyperparameters of ``genkeras run gmm`` (each field is a CLI option)."""
-
-    components: int = dataclasses.field(
-        default=8, metadata={"help": "Number of mixture components K."}
-    )
-    covariance_type: str = dataclasses.field(
-        default="full",
-        metadata={"help": "Covariance structure.", "choices": list(COVARIANCE_TYPES)},
-    )
-    max_iter: int = dataclasses.field(default=100, metadata={"help": "Maximum EM iterations."})
-    tol: float = dataclasses.field(
-        default=1e-3, metadata={"help": "Stop when the mean log-likelihood changes less."}
-    )
-    reg_covar: float = dataclasses.field(
-        default=1e-6, metadata={"help": "Added to every covariance diagonal."}
-    )
-    init: str = dataclasses.field(
-        default="kmeans", metadata={"help": "Initialisation.", "choices": list(INIT_METHODS)}
-    )
-    n_init: int = dataclasses.field(
-        default=1, metadata={"help": "Restarts; the best log-likelihood wins."}
-    )
-    float64: bool = dataclasses.field(
-        default=False, metadata={"help": "Run EM in float64 (default float32)."}
-    )
-    batch_size_em: int = dataclasses.field(
-        default=0,
-        metadata={
-            "help": "Points per streamed E/M chunk; 0 = automatic "
-            "(whole data when it fits a fixed memory budget)."
-        },
-    )
-
-    def __post_init__(self):
-        for name, minimum in (
-            ("components", 1),
-            ("max_iter", 1),
-            ("n_init", 1),
-            ("batch_size_em", 0),
-        ):
-            value = getattr(self, name)
-            if value < minimum:
-                raise ValueError(f"{name} must be at least {minimum}. Received: {name}={value}")
-        if not (self.tol >= 0 and math.isfinite(self.tol)):
-            raise ValueError(f"tol must be >= 0. Received: tol={self.tol}")
-        if not (self.reg_covar >= 0 and math.isfinite(self.reg_covar)):
-            raise ValueError(f"reg_covar must be >= 0. Received: reg_covar={self.reg_covar}")
-
-
-class GMMFamily:
-    """Gaussian mixture fitted by EM (Dempster et al. 1977) on TFP: ellipses, BIC/AIC.
-
-    The registry's ``gmm`` model. It is not a ``keras.Model``: ``training.run``
-    calls :meth:`train` instead of ``fit`` (``trains_with_fit = False``).
-
-    Continuous vectors (``ring``, ``grid``, ``npz`` floats) are modelled
-    directly. Images are flattened to vectors; discrete levels are uniformly
-    dequantized (``x + U[0, 1)``) so the density's NLL upper-bounds the discrete
-    NLL and ``bits_per_dim`` is comparable with the pixel models (Theis et al.
-    2016). Samples of discrete data are floored and clipped back to levels.
-
-    Args:
-        data_shape: Shape of one example.
-        levels: Discrete levels, or ``None`` for continuous data.
-        config: :class:`GMMConfig` or a dict of its fields.
-        num_classes: Unused (accepted for the family contract).
-    """
-
-    trains_with_fit = False
-    config_class = GMMConfig
-    MODEL_FILE = "model.npz"
-
-    def __init__(self, data_shape, levels=None, config=None, num_classes=None):
-        self.data_shape = tuple(int(d) for d in data_shape)
-        if not self.data_shape or any(d < 1 for d in self.data_shape):
-            raise ValueError(f"data_shape must be positive. Received: data_shape={data_shape}")
-        self.levels = None if levels is None else int(levels)
-        self.num_classes = num_classes
-        self.cfg = config_from_dict(GMMConfig, config)
-        self.mixture = GaussianMixture(
-            self.cfg.components,
-            covariance_type=self.cfg.covariance_type,
-            tol=self.cfg.tol,
-            reg_covar=self.cfg.reg_covar,
-            max_iter=self.cfg.max_iter,
-            n_init=self.cfg.n_init,
-            init=self.cfg.init,
-            dtype="float64" if self.cfg.float64 else "float32",
-            batch_size=self.cfg.batch_size_em or None,
-        )
-
-    @classmethod
-    def from_data(cls, spec, config=None):
-        """Builds the family for a :class:`genkeras.data.DataSpec`."""
-        return cls(spec.shape, levels=spec.levels, config=config, num_classes=spec.num_classes)
-
-    @property
-    def num_dims(self) -> int:
-        """Scalar dimensions per example (the mixture's ``D``)."""
-        return int(np.prod(self.data_shape))
-
-    def _vectors(self, x, seed: int | None) -> np.ndarray:
-        """Flattens examples to ``(N, D)``; dequantizes discrete levels with a seeded U[0,1)."""
-        x = np.asarray(x).reshape(len(x), -1).astype(np.float64)
-        if self.levels is not None:
-            x = x + np.random.default_rng(seed).random(x.shape)
-        return x
-
-    def train(self, spec, run_dir, seed: int) -> dict[str, list[float]]:
-        """Fits on ``spec.x_train``, saves ``model.npz`` and the figures in ``run_dir``.
-
-        Returns:
-            ``{"loglik": [...]}``: mean train log-likelihood per EM iteration.
-        """
-        from genkeras import plots
-
-        self.mixture.random_state = int(seed)
-        x = self._vectors(spec.x_train, seed)
-        self.mixture.fit(x)
-        self.save(run_dir)
-        plots.loglik_curve(
-            self.mixture.history_,
-            os.path.join(run_dir, "loglik.png"),
-            title=f"EM on {spec.name}: K={self.cfg.components}, {self.cfg.covariance_type}",
-        )
-        self.write_figures(spec, run_dir)
-        return {"loglik": list(self.mixture.history_)}
-
-    def write_figures(self, spec, out_dir) -> list[str]:
-        """Draws the fitted ellipses over the test data (2-D data only)."""
-        from genkeras import plots
-
-        if self.num_dims != 2 or self.levels is not None:
-            return []
-        plots.gmm_ellipses(
-            spec.x_test,
-            self.mixture.weights_,
-            self.mixture.means_,
-            self.mixture._full_covs,
-            os.path.join(out_dir, "ellipses.png"),
-            centers=spec.extras.get("centers"),
-            title=f"{self.cfg.components}-component GMM on {spec.name}",
-        )
-        return ["ellipses.png"]
-
-    def evaluation_metrics(self, spec, batch_size: int = 256) -> dict[str, float]:
-        """Test and train mean log-likelihood, NLL, BIC and AIC.
-
-        ``nll_nats`` is ``-test_loglik`` (nats per example). For discrete data
-        it is the dequantized bound and ``bits_per_dim`` is added; for
-        continuous data bits per dimension of a density is not reported.
-        """
-        del batch_size
-        x_test = self._vectors(spec.x_test, 1)
-        x_train = self._vectors(spec.x_train, 2)
-        test_ll = self.mixture.score(x_test)
-        metrics = {
-            "test_loglik": test_ll,
-            "nll_nats": -test_ll,
-            "train_loglik": self.mixture.score(x_train),
-            "bic": self.mixture.bic(x_train),
-            "aic": self.mixture.aic(x_train),
-            "em_iterations": float(self.mixture.n_iter_),
-            "converged": float(self.mixture.converged_),
-        }
-        if self.levels is not None:
-            metrics["bits_per_dim"] = -test_ll / (self.num_dims * math.log(2.0))
-        return metrics
-
-    def sample(self, n: int, seed: int | None = None) -> np.ndarray:
-        """Draws ``n`` examples of shape ``(n, *data_shape)`` (levels for discrete data)."""
-        x = self.mixture.sample(n, seed=seed)
-        if self.levels is not None:
-            x = np.clip(np.floor(x), 0, self.levels - 1).astype(np.int32)
-        return x.reshape((int(n),) + self.data_shape)
-
-    def save(self, run_dir) -> str:
-        """Writes ``model.npz`` (parameters, history and the family config) into ``run_dir``."""
-        extra = {
-            "data_shape": list(self.data_shape),
-            "levels": self.levels,
-            "num_classes": self.num_classes,
-            "config": dataclasses.asdict(self.cfg),
-        }
-        return self.mixture.save(os.path.join(run_dir, self.MODEL_FILE), extra=extra)
-
-    @classmethod
-    def load_run(cls, run_dir) -> GMMFamily:
-        """Loads the fitted family from ``run_dir/model.npz``.
-
-        Raises:
-            FileNotFoundError: If the run has no ``model.npz``.
-        """
-        path = os.path.join(run_dir, cls.MODEL_FILE)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"{run_dir}: no {cls.MODEL_FILE} (did the run finish?).")
-        mixture = GaussianMixture.load(path)
-        extra = mixture.saved_extra_
-        family = cls(
-            extra["data_shape"],
-            levels=extra["levels"],
-            config=extra["config"],
-            num_classes=extra["num_classes"],
-        )
-        family.mixture = mixture
-        return family

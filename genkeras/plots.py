@@ -20,6 +20,7 @@ __all__ = [
     "latent_scatter",
     "loglik_curve",
     "receptive_field",
+    "samples_figure",
     "scatter_2d",
     "to_numpy",
     "training_curves",
@@ -196,6 +197,30 @@ def scatter_2d(
     return _save(fig, path)
 
 
+def samples_figure(samples, spec, path, title: str | None = None) -> str | None:
+    """Draws samples the way the data looks: a grid of images, or 2-D points over the data.
+
+    This is the one picture of samples genkeras draws (``samples.png``, the
+    per-epoch grids, ``genkeras sample -o x.png``).
+
+    Args:
+        samples: ``(n, *spec.shape)`` samples in data units.
+        spec: The :class:`genkeras.data.DataSpec` they imitate.
+        path: PNG file to write.
+        title: Figure title.
+
+    Returns:
+        ``path``, or ``None`` for data that is neither images nor 2-D points.
+    """
+    samples = to_numpy(samples)
+    if spec.is_image:
+        return image_grid(samples, path, levels=spec.levels, title=title)
+    if samples.ndim != 2 or samples.shape[-1] != 2:
+        return None
+    centers = spec.extras.get("centers")
+    return scatter_2d(samples, path, reference=spec.x_test, centers=centers, title=title)
+
+
 def latent_manifold(
     decode, path, levels: int | None = None, n: int = 15, title: str = "decoded latent manifold"
 ) -> str:
@@ -269,6 +294,18 @@ def latent_scatter(codes, path, labels=None, title: str = "test set in latent sp
 
 
 # -- Gaussian mixtures and KL fits (genkeras.mixture, genkeras.divergence) -------------
+def _ellipse(mean, cov, radius: float, color: str, width: float, alpha: float):
+    """The ellipse ``(x − μ)ᵀ Σ⁻¹ (x − μ) = radius²`` of a 2-D Gaussian, as a patch."""
+    from matplotlib.patches import Ellipse
+
+    vals, vecs = np.linalg.eigh(cov)  # ascending eigenvalues
+    angle = float(np.degrees(np.arctan2(vecs[1, -1], vecs[0, -1])))
+    axes = 2 * radius * np.sqrt(np.maximum(vals[::-1], 0.0))
+    return Ellipse(
+        mean, axes[0], axes[1], angle=angle, fill=False, color=color, lw=width, alpha=alpha
+    )
+
+
 def gmm_ellipses(
     points,
     weights,
@@ -300,8 +337,6 @@ def gmm_ellipses(
         ``path``.
     """
     plt = _pyplot()
-    from matplotlib.patches import Ellipse
-
     points = to_numpy(points)[:max_points]
     weights, means = np.asarray(weights), np.asarray(means)
     covariances = np.asarray(covariances)
@@ -309,22 +344,9 @@ def gmm_ellipses(
     ax.scatter(points[:, 0], points[:, 1], s=2, c="0.7", label="data")
     top = float(np.max(weights)) if len(weights) else 1.0
     for k, (w, mu, cov) in enumerate(zip(weights, means, covariances)):
-        vals, vecs = np.linalg.eigh(cov)  # ascending eigenvalues
-        angle = float(np.degrees(np.arctan2(vecs[1, -1], vecs[0, -1])))
         for r in n_std:
-            width, height = 2 * r * np.sqrt(np.maximum(vals[::-1], 0.0))
-            ax.add_patch(
-                Ellipse(
-                    mu,
-                    width,
-                    height,
-                    angle=angle,
-                    fill=False,
-                    color=f"C{k % 10}",
-                    lw=0.6 + 2.0 * w / top,
-                    alpha=0.9 if r == n_std[0] else 0.5,
-                )
-            )
+            alpha = 0.9 if r == n_std[0] else 0.5
+            ax.add_patch(_ellipse(mu, cov, r, f"C{k % 10}", 0.6 + 2.0 * w / top, alpha))
     ax.scatter(means[:, 0], means[:, 1], marker="o", s=12, c="k", label="fitted means")
     if centers is not None:
         centers = to_numpy(centers)

@@ -114,6 +114,10 @@ class Lazy:
         target: ``"package.module:attribute"``.
         summary: One line shown by ``genkeras list`` without importing the
             target.
+        config: For a model family, ``"package.module:attribute"`` of its
+            config dataclass, in a module that does not import TensorFlow, so
+            ``genkeras run NAME --help`` and option errors answer at once
+            (optional: without it the family itself is imported).
 
     Example:
 
@@ -124,21 +128,27 @@ class Lazy:
 
     target: str
     summary: str = ""
+    config: str = ""
 
     def __post_init__(self):
-        if ":" not in self.target:
-            raise ValueError(
-                "Lazy target must look like 'package.module:attribute'. "
-                f"Received: target={self.target!r}"
-            )
+        for name in ("target", "config") if self.config else ("target",):
+            if ":" not in getattr(self, name):
+                raise ValueError(
+                    f"Lazy {name} must look like 'package.module:attribute'. "
+                    f"Received: {name}={getattr(self, name)!r}"
+                )
 
     def load(self) -> Any:
         """Imports the module and returns the named attribute."""
-        module_name, _, attr = self.target.partition(":")
-        obj = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-        return obj
+        return _import(self.target)
+
+
+def _import(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    obj = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 def _first_docstring_line(obj: Any) -> str:
@@ -178,6 +188,22 @@ class Entry:
     def broken(self) -> bool:
         """Whether loading this component failed."""
         return self.error is not None
+
+    def config_class(self) -> Any:
+        """A model family's config dataclass, without importing the family if its handle names it.
+
+        Raises:
+            ImportError: If the config (or the family) fails to import.
+        """
+        if isinstance(self._obj, Lazy) and self._obj.config and not self._loaded:
+            try:
+                return _import(self._obj.config)
+            except Exception as exc:  # noqa: BLE001 - reported like a broken plugin
+                raise ImportError(
+                    f"{self.kind[:-1]} {self.name!r} from {self.distribution}: its config "
+                    f"{self._obj.config} failed to import: {type(exc).__name__}: {exc}"
+                ) from exc
+        return self.load().config_class
 
     def load(self) -> Any:
         """Returns the component, importing it (once) if it is a lazy handle."""

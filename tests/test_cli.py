@@ -75,7 +75,7 @@ def test_run_evaluate_sample_round_trip(runner, tmp_path):
         (["run", "vae", "--dataset", "nope"], 2, "Valid names: "),
         (["run", "vae", "--epochs", "0"], 2, "--epochs"),
         (["run", "vae", "--epochs", "-3"], 2, "--epochs"),
-        (["run", "vae", "--latent-dim", "0"], 2, "latent_dim must be at least 1"),
+        (["run", "vae", "--latent-dim", "0"], 2, "--latent-dim"),
         (["run", "vae", "--strategy", "cluster"], 2, "--strategy"),
         (["run", "vae", "--lr-decay", "1.5"], 2, "--lr-decay"),
         (["run", "gan", "--stabilizer", "minibatch-discrimination:group=-2"], 2, "group must be"),

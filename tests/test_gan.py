@@ -214,13 +214,14 @@ def test_evaluation_metrics_and_figures_on_the_ring(tmp_path, seeded):
     spec = data.load("ring")
     gan = GAN.from_data(spec, TINY)
     gan.compile_for_training(1e-3)
-    callbacks = gan.extra_callbacks(spec, str(tmp_path))
+    callbacks = gan.callbacks(str(tmp_path))
     assert isinstance(callbacks[0], GANSnapshots)
     gan.fit(
         spec.train_dataset(64, 0, 0, 2), steps_per_epoch=2, epochs=2, verbose=0, callbacks=callbacks
     )
     assert [e for e, _ in gan.snapshots] == [0, 1, 2]
     metrics = gan.evaluation_metrics(spec, num_samples=500)
+    assert metrics == gan.evaluation_metrics(spec, cache_dir=str(tmp_path), num_samples=500)
     assert metrics["num_modes"] == 8 and 0 <= metrics["modes_covered"] <= 8
     assert 0.0 <= metrics["high_quality_fraction"] <= 1.0
     written = gan.write_figures(spec, str(tmp_path))
@@ -234,7 +235,7 @@ def test_evaluation_metrics_and_figures_on_the_ring(tmp_path, seeded):
         epochs=3,
         initial_epoch=2,
         verbose=0,
-        callbacks=resumed.extra_callbacks(spec, str(tmp_path)),
+        callbacks=resumed.callbacks(str(tmp_path)),
     )
     assert [e for e, _ in resumed.snapshots] == [2, 3]
 

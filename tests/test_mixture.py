@@ -1,6 +1,5 @@
 """Tests for genkeras.mixture: EM on TFP against SciPy and scikit-learn references."""
 
-import json
 import os
 import warnings
 
@@ -9,15 +8,7 @@ import pytest
 from scipy import stats
 from scipy.special import logsumexp
 
-from genkeras import data as data_lib
-from genkeras import registry
-from genkeras.mixture import (
-    COVARIANCE_TYPES,
-    GaussianMixture,
-    GMMConfig,
-    GMMFamily,
-    NotFittedError,
-)
+from genkeras.mixture import COVARIANCE_TYPES, GaussianMixture, NotFittedError
 
 K, D = 3, 3
 MEANS = np.array([[-4.0, 0.0, 1.0], [4.0, 1.0, -1.0], [0.0, 6.0, 0.0]])
@@ -59,7 +50,7 @@ def test_tfp_log_likelihood_equals_scipy_reference(cov_type):
     gm = GaussianMixture(
         K, covariance_type=cov_type, random_state=0, dtype="float64", max_iter=5
     ).fit(x)
-    ref = scipy_logpdf(x, gm.weights_, gm.means_, gm._full_covs)
+    ref = scipy_logpdf(x, gm.weights_, gm.means_, gm.full_covariances_)
     tfp_lp = gm.distribution.log_prob(x).numpy()
     np.testing.assert_allclose(tfp_lp, ref, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(gm.score_samples(x), ref, rtol=1e-9, atol=1e-9)
@@ -282,97 +273,3 @@ def test_non_positive_definite_covariance_is_a_value_error():
 
 
 # -- the registry family ---------------------------------------------------------------
-def small_ring():
-    spec = data_lib.load("ring")
-    spec.x_train = spec.x_train[:4000]
-    spec.y_train = spec.y_train[:4000]
-    return spec
-
-
-def test_gmm_is_registered_with_the_estimator_contract():
-    family = registry.models.get("gmm")
-    assert family is GMMFamily
-    assert family.trains_with_fit is False
-    assert family.config_class is GMMConfig
-    with pytest.raises(ValueError, match="components"):
-        GMMConfig(components=0)
-    with pytest.raises(ValueError, match="covariance_type"):
-        GMMFamily((2,), config={"covariance_type": "round"})
-
-
-def test_gmm_family_train_evaluate_load(tmp_path):
-    spec = small_ring()
-    fam = GMMFamily.from_data(spec, {"components": 8, "float64": True})
-    history = fam.train(spec, str(tmp_path), seed=0)
-    assert set(history) == {"loglik"}
-    h = np.asarray(history["loglik"])
-    assert np.all(np.diff(h) >= -1e-10 * np.abs(h[1:]))
-    for name in ("model.npz", "ellipses.png", "loglik.png"):
-        assert os.path.getsize(tmp_path / name) > 0
-    metrics = fam.evaluation_metrics(spec)
-    # 8 equal modes, std 0.01: E log p = -log(2 pi 0.01^2) - 1 - log 8.
-    expected = -np.log(2 * np.pi * 1e-4) - 1.0 - np.log(8)
-    assert metrics["test_loglik"] == pytest.approx(expected, abs=0.05)
-    assert metrics["nll_nats"] == -metrics["test_loglik"]
-    assert "bits_per_dim" not in metrics
-    assert metrics["bic"] > metrics["aic"]  # log N > 2
-    json.dumps(metrics)
-    back = GMMFamily.load_run(str(tmp_path))
-    assert back.cfg == fam.cfg
-    assert back.evaluation_metrics(spec)["test_loglik"] == pytest.approx(metrics["test_loglik"])
-    s = back.sample(16, seed=0)
-    assert s.shape == (16, 2)
-    assert np.min(np.linalg.norm(s, axis=1)) > 0.9  # samples lie on the ring
-    with pytest.raises(FileNotFoundError):
-        GMMFamily.load_run(str(tmp_path / "nowhere"))
-
-
-def test_gmm_family_on_discrete_images_dequantizes(tmp_path):
-    spec = data_lib.load("digits")
-    fam = GMMFamily.from_data(spec, {"components": 3, "covariance_type": "diag", "max_iter": 10})
-    fam.train(spec, str(tmp_path), seed=0)
-    assert not os.path.exists(tmp_path / "ellipses.png")
-    metrics = fam.evaluation_metrics(spec)
-    assert metrics["bits_per_dim"] == pytest.approx(metrics["nll_nats"] / (64 * np.log(2.0)))
-    # A dequantized density on [0, 17)^64 can't beat the uniform bound by much:
-    # it must beat the uniform distribution (log2 17 = 4.09 bits/dim).
-    assert 0.5 < metrics["bits_per_dim"] < np.log2(17)
-    s = fam.sample(5, seed=1)
-    assert s.shape == (5, 8, 8, 1) and s.dtype == np.int32
-    assert s.min() >= 0 and s.max() <= 16
-
-
-def test_cli_runs_gmm_on_ring(tmp_path):
-    from click.testing import CliRunner
-
-    from genkeras.cli import main
-
-    out = tmp_path / "run"
-    result = CliRunner().invoke(
-        main,
-        [
-            "run",
-            "gmm",
-            "--dataset",
-            "ring",
-            "--components",
-            "8",
-            "--max-iter",
-            "20",
-            "--out",
-            str(out),
-            "--quiet",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    for name in (
-        "model.npz",
-        "metrics.json",
-        "history.csv",
-        "ellipses.png",
-        "loglik.png",
-        "samples.png",
-    ):
-        assert (out / name).exists(), name
-    with open(out / "metrics.json") as f:
-        assert json.load(f)["test_loglik"] > 4.0

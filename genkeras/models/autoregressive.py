@@ -30,7 +30,6 @@ References:
 
 from __future__ import annotations
 
-import math
 import os
 
 import keras
@@ -62,8 +61,14 @@ class AutoregressiveModel(GenerativeModel):
         **kwargs: Passed to ``keras.Model``.
     """
 
-    requires_discrete = True
-    requires_images = True
+    #: Options of :meth:`sample` (``genkeras sample --temperature/--label``).
+    sample_options = {
+        "temperature": "Softmax temperature (< 1 sharper, > 1 flatter).",
+        "label": "One class for every image (class-conditional models).",
+        "labels": "(n,) class labels (class-conditional models).",
+        "cached": "Use the cached incremental sampler.",
+        "jit_compile": "XLA-compile the sampling loop.",
+    }
     #: Whether :meth:`cache_init` / :meth:`cache_row` / :meth:`cache_pixel` exist.
     supports_cached_sampling = False
 
@@ -77,22 +82,6 @@ class AutoregressiveModel(GenerativeModel):
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.bpd_tracker = keras.metrics.Mean(name="bits_per_dim")
         self._log_prob_fn = None
-
-    # -- conditioning -----------------------------------------------------------
-    @property
-    def conditional(self) -> bool:
-        """Whether the model is class-conditional (training batches are ``(x, y)``)."""
-        return False
-
-    def _check_labels(self, labels):
-        if self.conditional and labels is None:
-            raise ValueError(
-                f"{type(self).__name__} is class-conditional: pass labels "
-                "(training batches must be (x, y) pairs). Received: labels=None"
-            )
-        if not self.conditional:
-            return None
-        return tf.cast(tf.reshape(labels, (-1,)), tf.int32)
 
     # -- likelihood ---------------------------------------------------------------
     def preprocess(self, x):
@@ -129,36 +118,20 @@ class AutoregressiveModel(GenerativeModel):
             labels: ``(batch,)`` class labels for a conditional model.
         """
         x = tf.convert_to_tensor(x)
-        logits = self(x, labels=labels) if self.conditional else self(x)
+        logits = self.forward(x, labels)
         return self.distribution(tf.cast(logits, tf.float32)).log_prob(tf.cast(x, tf.int32))
 
     def conditional_log_probs(self, x, labels=None):
         """Per-position conditionals ``log p(x_k | x_<k)``, shape ``(batch, H, W, C)``."""
         x = tf.convert_to_tensor(x)
-        logits = self(x, labels=labels) if self.conditional else self(x)
+        logits = self.forward(x, labels)
         return tfd.Categorical(logits=tf.cast(logits, tf.float32)).log_prob(tf.cast(x, tf.int32))
 
     # -- training -----------------------------------------------------------------
-    def build_from_shape(self):
-        """Builds every weight by calling the model on zeros (and labels if conditional)."""
-        zeros = keras.ops.zeros((2,) + self.data_shape, dtype="float32")
-        if self.conditional:
-            self(zeros, labels=keras.ops.zeros((2,), dtype="int32"))
-        else:
-            self(zeros)
-        return self
-
     def build_from_config(self, config):
         """Rebuilds the weights on loading (a conditional model also needs labels)."""
         if config:
             self.build_from_shape()
-
-    def _unpack(self, data):
-        if isinstance(data, (tuple, list)):
-            x, labels = data[0], (data[1] if len(data) > 1 else None)
-        else:
-            x, labels = data, None
-        return x, self._check_labels(labels)
 
     @property
     def metrics(self):
@@ -166,22 +139,18 @@ class AutoregressiveModel(GenerativeModel):
         return [self.loss_tracker, self.bpd_tracker]
 
     def _nll(self, x, labels, training):
-        logits = (
-            self(x, labels=labels, training=training)
-            if self.conditional
-            else self(x, training=training)
-        )
+        logits = self.forward(x, labels, training=training)
         log_p = self.distribution(tf.cast(logits, tf.float32)).log_prob(tf.cast(x, tf.int32))
         return -tf.reduce_mean(log_p)
 
     def _update(self, nll):
         self.loss_tracker.update_state(nll)
-        self.bpd_tracker.update_state(nll / (self.num_dims * math.log(2.0)))
+        self.bpd_tracker.update_state(self.bits_per_dim(nll, self.num_dims))
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
         """One optimizer step on the mean negative log-likelihood."""
-        x, labels = self._unpack(data)
+        x, labels = self.unpack(data)
         with tf.GradientTape() as tape:
             nll = self._nll(x, labels, training=True)
             loss = self.replica_scale(nll)
@@ -191,11 +160,13 @@ class AutoregressiveModel(GenerativeModel):
 
     def test_step(self, data):
         """Evaluates the mean negative log-likelihood."""
-        x, labels = self._unpack(data)
+        x, labels = self.unpack(data)
         return self._update(self._nll(x, labels, training=False))
 
     # -- evaluation ---------------------------------------------------------------
-    def evaluation_metrics(self, spec, batch_size: int = 256) -> dict[str, float]:
+    def evaluation_metrics(
+        self, spec, batch_size: int = 256, cache_dir: str | None = None
+    ) -> dict[str, float]:
         """Exact test NLL (nats per image) and bits per dimension.
 
         For a class-conditional model this is ``-log p(x | y)`` with the true labels.
@@ -203,6 +174,7 @@ class AutoregressiveModel(GenerativeModel):
         Args:
             spec: The :class:`genkeras.data.DataSpec`.
             batch_size: Evaluation batch size.
+            cache_dir: Unused.
 
         Returns:
             ``{"nll_nats": ..., "bits_per_dim": ..., "num_test": ...}``.
@@ -210,8 +182,8 @@ class AutoregressiveModel(GenerativeModel):
         if self._log_prob_fn is None:
             self._log_prob_fn = tf.function(lambda x, y: self.log_prob(x, y), reduce_retracing=True)
         total, count = 0.0, 0
-        for batch in spec.test_dataset(batch_size, with_labels=self.conditional):
-            x, labels = batch if self.conditional else (batch, None)
+        for batch in self.test_dataset(spec, batch_size):
+            x, labels = self.unpack(batch)
             total += float(tf.reduce_sum(self._log_prob_fn(x, labels)))
             count += int(x.shape[0])
         nll = -total / count
@@ -300,7 +272,7 @@ class AutoregressiveModel(GenerativeModel):
         labels = tf.zeros((1,), tf.int32) if self.conditional else None
         with tf.GradientTape() as tape:
             tape.watch(x)
-            logits = self(x, labels=labels) if self.conditional else self(x)
+            logits = self.forward(x, labels)
             target = tf.reduce_sum(logits[0, row, col])
         grad = tape.gradient(target, x)  # (1, H, W, C)
         return np.abs(grad.numpy()[0]).sum(axis=-1)

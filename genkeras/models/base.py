@@ -1,102 +1,71 @@
-"""The contract every genkeras model family implements.
+"""The contract every genkeras model family implements: :class:`GenerativeModel`.
 
-A family is a :class:`GenerativeModel` (a ``keras.Model`` subclass) paired with
-a hyperparameter dataclass (its ``config_class``). ``training.run`` and the CLI
-only talk to this interface:
+A family is a ``keras.Model`` subclass of :class:`GenerativeModel` paired with
+a config dataclass (its :attr:`~GenerativeModel.config_class`, a
+:class:`~genkeras.models.config.ModelConfig`). :func:`genkeras.training.run`
+and the CLI talk to a family **only** through the methods and attributes
+declared here, each with a default and a docstring; a family overrides what
+it needs. In the order the runner uses them:
 
-* ``Model.from_data(spec, config)`` builds a model sized from a
-  :class:`genkeras.data.DataSpec` (shape, levels, classes);
-* ``compile_for_training(learning_rate, jit_compile)`` compiles it (a GAN
-  overrides this to create two optimizers);
-* ``fit`` drives the family's custom ``train_step`` / ``test_step``; trackers are
-  built in ``__init__`` and listed in the ``metrics`` property;
-* ``sample(n, seed)`` draws examples; ``evaluation_metrics(spec)`` computes the
-  family's test metrics (NLL in nats and bits/dim, ELBO/IWAE, coverage...);
-* ``write_figures(spec, out_dir)`` draws the family's own figures;
-* ``optimizer_slots()`` names every optimizer and the variables it updates so
-  checkpoints save and restore each optimizer's state exactly.
+==================================== ===================================================
+hook                                 used for
+==================================== ===================================================
+``config_class``                     options, run defaults, data checks (before TensorFlow)
+``from_data(spec, config)``          building the model sized from the data
+``conditional``                      whether batches are ``(x, labels)`` pairs
+``compile_for_training(...)``        optimizers, XLA, steps per execution
+``optimizer_slots()``                which optimizer state a checkpoint holds
+``prepare(spec, seed)``              data-dependent initialisation of a fresh run
+``train_dataset`` / ``test_dataset`` the pipelines ``fit`` reads
+``steps_per_epoch(spec, batch)``     batches per epoch
+``callbacks(run_dir)``               the family's own Keras callbacks
+``train_step`` / ``test_step``       one update / one evaluation (Keras's own hooks)
+``sample(n, seed, **options)``       new examples; ``sample_options`` declares the options
+``display_options``                  what ``samples.png`` and ``genkeras sample`` show
+``describe_samples(**options)``      the caption of those figures
+``evaluation_metrics(spec, ...)``    ``metrics.json`` and ``genkeras evaluate``
+``write_figures(spec, out_dir)``     the family's own figures in the run folder
+``load_saved(run_dir)``              reading the saved model back
+==================================== ===================================================
 
-Config dataclasses double as the CLI: each field becomes a ``--field-name``
-option of ``genkeras run MODEL``; ``metadata={"help": ..., "choices": [...]}``
-documents it. An unknown key is an error, never ignored.
+Shared helpers (use them rather than writing your own):
+:meth:`GenerativeModel.unpack` (batches), :meth:`GenerativeModel.forward`
+(conditional or not), :meth:`GenerativeModel.seed_tensor` (seeds),
+:meth:`GenerativeModel.replica_scale` (losses under ``tf.distribute``) and
+:meth:`GenerativeModel.bits_per_dim`.
+
+Everything the runner needs *before* building a model -- options, run
+defaults (epochs, batch size, learning rate) and which data the family can
+model -- is on the config class, so it is checked before TensorFlow starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import typing
-from typing import Any
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import keras
 
-__all__ = ["GenerativeModel", "config_from_dict", "config_fields"]
+from genkeras.models.config import ModelConfig, config_from_dict
+
+__all__ = ["GenerativeModel", "MODEL_FILE"]
 
 LN2 = math.log(2.0)
-
-
-def config_fields(config_class) -> list[dataclasses.Field]:
-    """Returns the dataclass fields of a model config, in declaration order."""
-    return list(dataclasses.fields(config_class))
-
-
-def _coerce(field: dataclasses.Field, value: Any, hints: dict[str, Any]) -> Any:
-    hint = hints.get(field.name, field.type)
-    origin = typing.get_origin(hint)
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    base = args[0] if origin is typing.Union and len(args) == 1 else hint
-    if value is None:
-        return None
-    if base is bool and not isinstance(value, bool):
-        raise ValueError(f"{field.name} must be true or false. Received: {field.name}={value!r}")
-    if base is int:
-        if isinstance(value, bool) or not float(value).is_integer():
-            raise ValueError(f"{field.name} must be an integer. Received: {field.name}={value!r}")
-        value = int(value)
-    elif base is float:
-        value = float(value)
-    elif base is str:
-        value = str(value)
-    choices = field.metadata.get("choices")
-    if choices is not None and value not in choices:
-        raise ValueError(
-            f"{field.name} must be one of {', '.join(map(str, choices))}. "
-            f"Received: {field.name}={value!r}"
-        )
-    return value
-
-
-def config_from_dict(config_class, values: dict[str, Any] | None):
-    """Builds a config dataclass from a dict, refusing unknown keys.
-
-    Args:
-        config_class: The family's config dataclass.
-        values: Field values (missing fields take their defaults).
-
-    Returns:
-        An instance of ``config_class``.
-
-    Raises:
-        ValueError: For an unknown key or a value of the wrong type or outside
-            its choices (the dataclass's ``__post_init__`` may check more).
-    """
-    if isinstance(values, config_class):
-        return values
-    values = dict(values or {})
-    known = {f.name: f for f in config_fields(config_class)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(
-            f"Unknown {config_class.__name__} option(s): {', '.join(unknown)}. "
-            f"Valid options: {', '.join(known)}."
-        )
-    hints = typing.get_type_hints(config_class)
-    coerced = {k: _coerce(known[k], v, hints) for k, v in values.items()}
-    return config_class(**coerced)
+#: The saved model's file name in a run folder.
+MODEL_FILE = "model.keras"
 
 
 class GenerativeModel(keras.Model):
     """Base class of the genkeras model families.
+
+    Subclasses set :attr:`config_class`, build their layers in ``__init__``
+    (after calling this one, which validates the data against the config and
+    sets ``self.cfg``), create a ``keras.random.SeedGenerator`` as
+    ``self.seed_generator``, and implement ``call``, ``train_step``,
+    ``test_step``, :meth:`sample` and :meth:`evaluation_metrics`.
 
     Args:
         data_shape: Shape of one example, e.g. ``(8, 8, 1)`` or ``(2,)``.
@@ -107,12 +76,14 @@ class GenerativeModel(keras.Model):
         **kwargs: Passed to ``keras.Model`` (``name``, ``dtype``...).
     """
 
-    #: The family's hyperparameter dataclass; subclasses set it.
-    config_class: type = None
-    #: Whether the family needs discrete data (``levels`` not ``None``).
-    requires_discrete: bool = False
-    #: Whether the family needs images ``(H, W, C)``.
-    requires_images: bool = False
+    #: The family's hyperparameter dataclass (a ModelConfig subclass); subclasses set it.
+    config_class: ClassVar[type[ModelConfig]] = None
+    #: Options ``sample`` accepts beyond ``n`` and ``seed``: name -> one line of help.
+    #: ``genkeras sample`` refuses the others.
+    sample_options: ClassVar[Mapping[str, str]] = {}
+    #: The ``sample`` options of the pictures a run shows: ``samples.png`` and the
+    #: default of ``genkeras sample`` (the VAE shows decoder means).
+    display_options: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
         super().__init__(**kwargs)
@@ -124,20 +95,11 @@ class GenerativeModel(keras.Model):
         self.levels = None if levels is None else int(levels)
         if self.levels is not None and self.levels < 2:
             raise ValueError(f"levels must be at least 2. Received: levels={levels}")
-        if self.requires_discrete and self.levels is None:
-            raise ValueError(
-                f"{type(self).__name__} models discrete data; this data is continuous "
-                "(levels=None). Use an image dataset such as digits or mnist."
-            )
-        if self.requires_images and len(self.data_shape) != 3:
-            raise ValueError(
-                f"{type(self).__name__} models images of shape (height, width, channels). "
-                f"Received: data_shape={self.data_shape}"
-            )
         self.num_classes = None if num_classes is None else int(num_classes)
         self.cfg = config_from_dict(self.config_class, config)
+        self.cfg.check_data(self.data_shape, self.levels, self.num_classes)
 
-    # -- construction ---------------------------------------------------------
+    # -- construction -------------------------------------------------------------------
     @classmethod
     def from_data(cls, spec, config=None, **kwargs):
         """Builds a model sized from a :class:`genkeras.data.DataSpec`.
@@ -172,24 +134,70 @@ class GenerativeModel(keras.Model):
     def from_config(cls, config):
         """Recreates the model from :meth:`get_config`'s output."""
         config = dict(config)
-        # keras.Model.get_config adds these; the constructor passes them on.
-        config.pop("trainable", None)
+        config.pop("trainable", None)  # keras.Model.get_config adds it
         return cls(**config)
 
     def build_from_shape(self):
-        """Builds every weight by calling the model on a batch of zeros."""
+        """Builds every weight by calling the model on a batch of zeros (and labels)."""
         zeros = keras.ops.zeros((2,) + self.data_shape, dtype="float32")
-        self(zeros)
+        labels = keras.ops.zeros((2,), dtype="int32") if self.conditional else None
+        self.forward(zeros, labels)
         return self
 
-    # -- training ---------------------------------------------------------------
+    # -- data -----------------------------------------------------------------------------
+    @property
+    def conditional(self) -> bool:
+        """Whether the model is class-conditional: batches are ``(x, labels)`` pairs."""
+        return False
+
+    def train_dataset(self, spec, batch_size: int, seed: int, first_epoch: int, last_epoch: int):
+        """The training pipeline for epochs ``first_epoch .. last_epoch - 1``.
+
+        Default: :meth:`genkeras.data.DataSpec.train_dataset`, with labels when
+        :attr:`conditional`.
+        """
+        return spec.train_dataset(
+            batch_size, seed, first_epoch, last_epoch, with_labels=self.conditional
+        )
+
+    def test_dataset(self, spec, batch_size: int):
+        """The test pipeline (default: :meth:`genkeras.data.DataSpec.test_dataset`)."""
+        return spec.test_dataset(batch_size, with_labels=self.conditional)
+
+    def steps_per_epoch(self, spec, batch_size: int) -> int:
+        """Batches per epoch of :meth:`train_dataset` (default: full batches of the split)."""
+        return spec.steps_per_epoch(batch_size)
+
+    def unpack(self, data):
+        """Splits a batch into ``(x, labels)``; ``labels`` is ``None`` unless conditional.
+
+        Raises:
+            ValueError: If the model is conditional and the batch has no labels.
+        """
+        x, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if not self.conditional:
+            return x, None
+        if labels is None:
+            raise ValueError(
+                f"{type(self).__name__} is class-conditional: pass labels "
+                "(training batches must be (x, y) pairs). Received: labels=None"
+            )
+        return x, keras.ops.reshape(keras.ops.cast(labels, "int32"), (-1,))
+
+    def forward(self, x, labels=None, training=False):
+        """Calls the model, passing ``labels`` only to a conditional one."""
+        if self.conditional:
+            return self(x, labels=labels, training=training)
+        return self(x, training=training)
+
+    # -- training -------------------------------------------------------------------------
     def compile_for_training(
         self, learning_rate=1e-3, jit_compile: bool = False, steps_per_execution: int = 1
     ):
         """Compiles with Adam at ``learning_rate`` (families with more optimizers override).
 
         Args:
-            learning_rate: The learning rate: a float or a
+            learning_rate: A float or a
                 ``keras.optimizers.schedules.LearningRateSchedule`` of the
                 optimizer's step (see :func:`genkeras.training.learning_rate_schedule`).
             jit_compile: Compile ``train_step``/``test_step`` with XLA.
@@ -208,6 +216,17 @@ class GenerativeModel(keras.Model):
         """
         return [("optimizer", self.optimizer, self.trainable_variables)]
 
+    def prepare(self, spec, seed: int) -> None:
+        """Initialises a fresh run from the data before the first epoch (default: nothing).
+
+        Not called on resume: the checkpoint holds the state. The Gaussian
+        mixture seeds its components with k-means here.
+        """
+
+    def callbacks(self, run_dir: str) -> list:
+        """The family's own Keras callbacks for a run writing into ``run_dir`` (default: none)."""
+        return []
+
     @staticmethod
     def replica_scale(loss):
         """Divides a per-replica mean loss by the number of replicas in sync.
@@ -223,20 +242,71 @@ class GenerativeModel(keras.Model):
             return loss
         return loss / tf.cast(replicas, loss.dtype)
 
-    # -- the family's own behaviour ----------------------------------------------
-    def sample(self, n: int, seed: int | None = None):
-        """Draws ``n`` examples; returns a tensor of shape ``(n, *data_shape)``."""
+    # -- sampling ---------------------------------------------------------------------------
+    def sample(self, n: int, seed: int | None = None, **options):
+        """Draws ``n`` examples; returns a tensor of shape ``(n, *data_shape)``.
+
+        Args:
+            n: Number of examples.
+            seed: Integer seed; the same seed gives the same examples
+                (``None``: from the model's seed generator).
+            **options: The family's declared :attr:`sample_options`.
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement sample().")
 
-    def evaluation_metrics(self, spec, batch_size: int = 256) -> dict[str, float]:
-        """Computes the family's test-split metrics as a flat dict of floats."""
+    def check_sample_options(self, options: Mapping[str, Any]) -> None:
+        """Raises ``ValueError`` for an option not in :attr:`sample_options`."""
+        unknown = sorted(set(options) - set(self.sample_options))
+        if unknown:
+            valid = ", ".join(self.sample_options) or "none"
+            raise ValueError(
+                f"{type(self).__name__}.sample does not take {', '.join(unknown)} "
+                f"(its options: {valid})."
+            )
+
+    def describe_samples(self, **options) -> str:
+        """One line saying what ``sample(**options)`` returns, for figure titles."""
+        return "samples"
+
+    def seed_tensor(self, seed: int | None = None):
+        """A ``(2,)`` int32 seed: ``[seed, 0]``, or the next one of ``self.seed_generator``."""
+        import tensorflow as tf
+
+        if seed is None:
+            return tf.cast(self.seed_generator.next(), tf.int32)
+        return tf.constant([int(seed), 0], tf.int32)
+
+    # -- evaluation, figures, loading ---------------------------------------------------------
+    def evaluation_metrics(
+        self, spec, batch_size: int = 256, cache_dir: str | None = None
+    ) -> dict[str, float]:
+        """Computes the family's test-split metrics as a flat dict of numbers.
+
+        Args:
+            spec: The :class:`genkeras.data.DataSpec`.
+            batch_size: Examples per evaluation pass.
+            cache_dir: A folder where expensive helpers may be cached (the
+                run folder; the GAN keeps its coverage classifier there).
+        """
         raise NotImplementedError(f"{type(self).__name__} must implement evaluation_metrics().")
 
     def write_figures(self, spec, out_dir) -> list[str]:
         """Writes family-specific figures into ``out_dir``; returns the file names."""
         return []
 
+    @classmethod
+    def load_saved(cls, run_dir: str):
+        """Loads the model a run saved in ``run_dir`` (default: ``model.keras``, safe mode).
+
+        Raises:
+            FileNotFoundError: If the run saved no model.
+        """
+        path = os.path.join(run_dir, MODEL_FILE)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{run_dir}: no {MODEL_FILE} (did the run finish?).")
+        return keras.saving.load_model(path, safe_mode=True)
+
     @staticmethod
-    def bits_per_dim(nats_per_example: float, num_dims: int) -> float:
-        """Converts an NLL in nats per example to bits per dimension."""
-        return float(nats_per_example) / (num_dims * LN2)
+    def bits_per_dim(nats_per_example, num_dims: int):
+        """Converts an NLL in nats per example to bits per dimension (floats or tensors)."""
+        return nats_per_example / (num_dims * LN2)

@@ -50,7 +50,6 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import keras
@@ -58,13 +57,9 @@ import numpy as np
 import tensorflow as tf
 
 from genkeras.models.base import GenerativeModel
-from genkeras.stabilizers.base import (
-    StabilizerContext,
-    bce_with_logits,
-    build_stabilizer,
-    metric_prefix,
-    parse_spec,
-)
+from genkeras.models.config import GENERATOR_LOSSES, GANConfig
+from genkeras.stabilizers.base import StabilizerContext, bce_with_logits
+from genkeras.stabilizers.stack import StabilizerStack
 
 __all__ = [
     "GAN",
@@ -74,8 +69,6 @@ __all__ = [
     "generator_adversarial_loss",
     "discriminator_adversarial_loss",
 ]
-
-GENERATOR_LOSSES = ("non-saturating", "minimax")
 
 
 def discriminator_adversarial_loss(real_logits, fake_logits):
@@ -104,76 +97,76 @@ def generator_adversarial_loss(fake_logits, loss: str = "non-saturating"):
     raise ValueError(f"loss must be one of {', '.join(GENERATOR_LOSSES)}. Received: loss={loss!r}")
 
 
-@dataclasses.dataclass
-class GANConfig:
-    """Hyperparameters of :class:`GAN` (each is a ``genkeras run gan`` option).
+def build_generator(cfg: GANConfig, data_shape) -> keras.Model:
+    """``G``: an MLP for vectors, a DCGAN-style deconvolution stack for images.
 
-    Attributes:
-        latent_dim: Dimension of the noise ``z``.
-        width: Units of each MLP hidden layer (vector data) and width of the
-            image discriminator's feature layer.
-        depth: Hidden layers of the MLPs (vector data).
-        filters: Filters of the first conv stage (images); the second has twice.
-        loss: Generator loss: ``non-saturating`` or ``minimax``.
-        d_steps: Discriminator updates per generator update.
-        beta_1: Adam's β₁ for both optimizers.
-        stabilizers: Stabilizer specs, ``"name"`` or ``"name:key=value,..."``.
+    Args:
+        cfg: The GAN's config.
+        data_shape: ``(D,)`` or ``(H, W, C)``.
+
+    Returns:
+        A ``keras.Sequential`` from ``(batch, latent_dim)`` to ``(batch, *data_shape)``
+        (``tanh`` output for images, in the model range ``[-1, 1]``).
     """
-
-    latent_dim: int = dataclasses.field(
-        default=32, metadata={"help": "Dimension of the generator's noise z."}
-    )
-    width: int = dataclasses.field(
-        default=128, metadata={"help": "MLP hidden units / image discriminator feature width."}
-    )
-    depth: int = dataclasses.field(
-        default=3, metadata={"help": "Hidden layers of the MLPs (2-D data)."}
-    )
-    filters: int = dataclasses.field(
-        default=32, metadata={"help": "Filters of the first conv stage (images)."}
-    )
-    loss: str = dataclasses.field(
-        default="non-saturating",
-        metadata={"help": "Generator loss.", "choices": list(GENERATOR_LOSSES)},
-    )
-    d_steps: int = dataclasses.field(
-        default=1, metadata={"help": "Discriminator updates per generator update."}
-    )
-    beta_1: float = dataclasses.field(
-        default=0.5, metadata={"help": "Adam beta_1 of both optimizers."}
-    )
-    stabilizers: tuple[str, ...] = dataclasses.field(
-        default=(),
-        metadata={"help": "Stabilizer NAME or NAME:key=value,... (genkeras list shows them)."},
+    if len(data_shape) == 1:
+        (d,) = data_shape
+        layers = [keras.Input((cfg.latent_dim,))]
+        layers += [keras.layers.Dense(cfg.width, activation="relu") for _ in range(cfg.depth)]
+        layers += [keras.layers.Dense(d)]
+        return keras.Sequential(layers, name="generator")
+    h, w, c = data_shape
+    f = cfg.filters
+    return keras.Sequential(
+        [
+            keras.Input((cfg.latent_dim,)),
+            keras.layers.Dense((h // 4) * (w // 4) * 4 * f, use_bias=False),
+            keras.layers.Reshape((h // 4, w // 4, 4 * f)),  # (batch, h/4, w/4, 4f)
+            keras.layers.BatchNormalization(momentum=0.9),
+            keras.layers.ReLU(),
+            keras.layers.Conv2DTranspose(2 * f, 4, strides=2, padding="same", use_bias=False),
+            keras.layers.BatchNormalization(momentum=0.9),  # (batch, h/2, w/2, 2f)
+            keras.layers.ReLU(),
+            keras.layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=False),
+            keras.layers.BatchNormalization(momentum=0.9),  # (batch, h, w, f)
+            keras.layers.ReLU(),
+            keras.layers.Conv2D(c, 3, padding="same", activation="tanh"),  # (batch, h, w, c)
+        ],
+        name="generator",
     )
 
-    def __post_init__(self):
-        for name in ("latent_dim", "width", "depth", "filters", "d_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer. Received: {name}={value}")
-        if self.loss not in GENERATOR_LOSSES:
-            raise ValueError(
-                f"loss must be one of {', '.join(GENERATOR_LOSSES)}. Received: loss={self.loss!r}"
-            )
-        if not 0.0 <= self.beta_1 < 1.0:
-            raise ValueError(f"beta_1 must be in [0, 1). Received: beta_1={self.beta_1}")
-        if isinstance(self.stabilizers, str):
-            self.stabilizers = (self.stabilizers,)
-        self.stabilizers = tuple(self.stabilizers or ())
-        from genkeras import registry
 
-        for spec in self.stabilizers:
-            name, _ = parse_spec(spec)
-            registry.stabilizers.entry(name)  # UnknownNameError (a ValueError) lists valid names
+def build_trunk(cfg: GANConfig, data_shape) -> keras.Model:
+    """The discriminator's feature trunk ``x -> f(x)``, ``(batch, width)``.
+
+    No batch normalization: it would couple the examples of a batch, which
+    minibatch discrimination and gradient penalties assume it does not.
+    """
+    if len(data_shape) == 1:
+        layers = [keras.Input(tuple(data_shape))]
+        for _ in range(cfg.depth):
+            layers += [keras.layers.Dense(cfg.width), keras.layers.LeakyReLU(0.2)]
+        return keras.Sequential(layers, name="discriminator_trunk")
+    f = cfg.filters
+    return keras.Sequential(
+        [
+            keras.Input(tuple(data_shape)),
+            keras.layers.Conv2D(f, 4, strides=2, padding="same"),  # (batch, h/2, w/2, f)
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Conv2D(2 * f, 4, strides=2, padding="same"),  # (batch, h/4, w/4, 2f)
+            keras.layers.LeakyReLU(0.2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(cfg.width),  # (batch, F): the features f(x)
+            keras.layers.LeakyReLU(0.2),
+        ],
+        name="discriminator_trunk",
+    )
 
 
 class _Store:
-    """Plain holder for Python-side state Keras must not track (snapshots, cache paths)."""
+    """Plain holder for Python-side state Keras must not track (training snapshots)."""
 
     def __init__(self):
         self.snapshots: list[tuple[int, np.ndarray]] = []
-        self.run_dir: str | None = None
 
 
 @keras.saving.register_keras_serializable(package="genkeras")
@@ -201,103 +194,32 @@ class GAN(GenerativeModel):
     """
 
     config_class = GANConfig
-    default_learning_rate = 2e-4
 
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
         super().__init__(data_shape, levels, config, num_classes, **kwargs)
         cfg = self.cfg
         self.is_image = len(self.data_shape) == 3
-        if len(self.data_shape) not in (1, 3):
-            raise ValueError(
-                "GAN models vectors (D,) or images (H, W, C). "
-                f"Received: data_shape={self.data_shape}"
-            )
-        if self.is_image and (self.data_shape[0] % 4 or self.data_shape[1] % 4):
-            raise ValueError(
-                "The convolutional GAN halves height and width twice; both must be "
-                f"multiples of 4. Received: data_shape={self.data_shape}"
-            )
-        if self.is_image and self.levels is None:
-            raise ValueError(
-                "The image GAN expects discrete levels (images arrive as integer "
-                "levels). Received: levels=None"
-            )
-        self.stabilizer_layers = [build_stabilizer(s, i) for i, s in enumerate(cfg.stabilizers)]
-        self.generator = self._build_generator()
-        self.trunk = self._build_trunk()
-        dim = int(self.trunk.compute_output_shape((None,) + self.data_shape)[-1])
-        self.feature_dim = dim
-        for stab in self.stabilizer_layers:
-            dim = int(stab.build_features(dim))
+        self.stabilizers = StabilizerStack(cfg.stabilizers)
+        self.stabilizer_layers = self.stabilizers.layers  # tracked: saved with the model
+        self.generator = build_generator(cfg, self.data_shape)
+        self.trunk = build_trunk(cfg, self.data_shape)
+        self.feature_dim = int(self.trunk.compute_output_shape((None,) + self.data_shape)[-1])
+        head_dim = self.stabilizers.build_features(self.feature_dim)
         self.head = keras.Sequential(
-            [keras.Input((dim,)), keras.layers.Dense(1)], name="discriminator_head"
+            [keras.Input((head_dim,)), keras.layers.Dense(1)], name="discriminator_head"
         )
-        for stab in self.stabilizer_layers:
-            stab.setup(self)
-            stab.built = True
+        self.stabilizers.setup(self)
         self.seed_generator = keras.random.SeedGenerator(0)
         self.step_counter = keras.Variable(
             0, dtype="int64", trainable=False, aggregation="only_first_replica", name="step"
         )
         self._store = _Store()
-        self._build_trackers()
+        names = ["loss", "d_loss", "g_loss", "d_real", "d_fake"]
+        self.trackers = [keras.metrics.Mean(name=n) for n in names] + self.stabilizers.trackers
         self.d_optimizer = None
         self.g_optimizer = None
         self._gan_compile_config = None
         self.built = True  # every network was built from its input shape above
-
-    # -- networks -----------------------------------------------------------------------
-    def _build_generator(self) -> keras.Model:
-        cfg = self.cfg
-        if not self.is_image:
-            (d,) = self.data_shape
-            layers = [keras.Input((cfg.latent_dim,))]
-            layers += [keras.layers.Dense(cfg.width, activation="relu") for _ in range(cfg.depth)]
-            layers += [keras.layers.Dense(d)]
-            return keras.Sequential(layers, name="generator")
-        h, w, c = self.data_shape
-        f = cfg.filters
-        return keras.Sequential(
-            [
-                keras.Input((cfg.latent_dim,)),
-                keras.layers.Dense((h // 4) * (w // 4) * 4 * f, use_bias=False),
-                keras.layers.Reshape((h // 4, w // 4, 4 * f)),  # (batch, h/4, w/4, 4f)
-                keras.layers.BatchNormalization(momentum=0.9),
-                keras.layers.ReLU(),
-                keras.layers.Conv2DTranspose(2 * f, 4, strides=2, padding="same", use_bias=False),
-                keras.layers.BatchNormalization(momentum=0.9),  # (batch, h/2, w/2, 2f)
-                keras.layers.ReLU(),
-                keras.layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=False),
-                keras.layers.BatchNormalization(momentum=0.9),  # (batch, h, w, f)
-                keras.layers.ReLU(),
-                keras.layers.Conv2D(c, 3, padding="same", activation="tanh"),  # (batch, h, w, c)
-            ],
-            name="generator",
-        )
-
-    def _build_trunk(self) -> keras.Model:
-        cfg = self.cfg
-        if not self.is_image:
-            layers = [keras.Input(self.data_shape)]
-            for _ in range(cfg.depth):
-                layers += [keras.layers.Dense(cfg.width), keras.layers.LeakyReLU(0.2)]
-            return keras.Sequential(layers, name="discriminator_trunk")
-        f = cfg.filters
-        # No batch normalization in D: it would couple the examples of a batch,
-        # which minibatch discrimination and gradient penalties assume it does not.
-        return keras.Sequential(
-            [
-                keras.Input(self.data_shape),
-                keras.layers.Conv2D(f, 4, strides=2, padding="same"),  # (batch, h/2, w/2, f)
-                keras.layers.LeakyReLU(0.2),
-                keras.layers.Conv2D(2 * f, 4, strides=2, padding="same"),  # (batch, h/4, w/4, 2f)
-                keras.layers.LeakyReLU(0.2),
-                keras.layers.Flatten(),
-                keras.layers.Dense(cfg.width),  # (batch, F): the features f(x)
-                keras.layers.LeakyReLU(0.2),
-            ],
-            name="discriminator_trunk",
-        )
 
     @property
     def generator_variables(self) -> list:
@@ -308,9 +230,7 @@ class GAN(GenerativeModel):
     def discriminator_variables(self) -> list:
         """The discriminator's trainable variables: trunk, head and stabilizer weights."""
         variables = list(self.trunk.trainable_variables) + list(self.head.trainable_variables)
-        for stab in self.stabilizer_layers:
-            variables += list(stab.trainable_weights)
-        return variables
+        return variables + self.stabilizers.trainable_weights
 
     # -- data range ------------------------------------------------------------------------
     def to_model_range(self, x):
@@ -340,16 +260,9 @@ class GAN(GenerativeModel):
             stabilizer's feature transform) and logits ``(batch,)``.
         """
         features = self.trunk(x, training=training)  # (batch, F)
-        h = features
-        for stab in self.stabilizer_layers:
-            h = stab.transform_features(h, training)  # (batch, F')
+        h = self.stabilizers.transform_features(features, training)  # (batch, F')
         logits = self.head(h, training=training)[:, 0]  # (batch,)
         return features, logits
-
-    def _discriminator_inputs(self, x, training):
-        for stab in self.stabilizer_layers:
-            x = stab.discriminator_input(x, self.step_counter, training)
-        return x
 
     def noise(self, n, seed=None):
         """Draws ``z ~ N(0, I)``, shape ``(n, latent_dim)``, from the model's seed generator."""
@@ -372,8 +285,8 @@ class GAN(GenerativeModel):
         Returns:
             The :class:`~genkeras.stabilizers.base.StabilizerContext` the loss hooks see.
         """
-        real_in = self._discriminator_inputs(real, training)
-        fake_in = self._discriminator_inputs(fake, training)
+        real_in = self.stabilizers.discriminator_input(real, self.step_counter, training)
+        fake_in = self.stabilizers.discriminator_input(fake, self.step_counter, training)
         real_features, real_logits = self.discriminate(real_in, training)
         fake_features, fake_logits = self.discriminate(fake_in, training)
         return StabilizerContext(
@@ -388,49 +301,17 @@ class GAN(GenerativeModel):
             gan=self,
         )
 
-    # -- losses ----------------------------------------------------------------------------------
+    # -- losses ----------------------------------------------------------------------------
     def discriminator_loss(self, ctx):
         """Returns ``(total loss, {tracker name: term})`` for the discriminator."""
         loss = discriminator_adversarial_loss(ctx.real_logits, ctx.fake_logits)
-        return self._add_stabilizer_terms(loss, ctx, "discriminator_loss", "d")
+        return self.stabilizers.add_terms(loss, ctx, "discriminator_loss", "d")
 
     def generator_loss(self, ctx):
         """Returns ``(total loss, {tracker name: term})`` for the generator."""
-        weight = 1.0
-        for stab in self.stabilizer_layers:
-            weight *= float(stab.generator_adversarial_weight)
+        weight = self.stabilizers.generator_adversarial_weight
         loss = weight * generator_adversarial_loss(ctx.fake_logits, self.cfg.loss)
-        return self._add_stabilizer_terms(loss, ctx, "generator_loss", "g")
-
-    def _add_stabilizer_terms(self, loss, ctx, hook: str, suffix: str):
-        """Adds each stabilizer's ``hook`` term to ``loss``; returns ``(loss, {name: term})``."""
-        terms = {}
-        for stab, prefix in zip(self.stabilizer_layers, self._prefixes):
-            if stab.overrides(hook):
-                term = getattr(stab, hook)(ctx)
-                if term is not None:
-                    terms[f"{prefix}_{suffix}"] = term
-                    loss = loss + term
-        return loss, terms
-
-    # -- metrics ---------------------------------------------------------------------------------
-    def _build_trackers(self):
-        names = ["loss", "d_loss", "g_loss", "d_real", "d_fake"]
-        self._prefixes = []
-        seen: dict[str, int] = {}
-        for stab in self.stabilizer_layers:
-            prefix = metric_prefix(stab.registry_name)
-            seen[prefix] = seen.get(prefix, 0) + 1
-            if seen[prefix] > 1:
-                prefix = f"{prefix}{seen[prefix]}"
-            self._prefixes.append(prefix)
-            if stab.overrides("discriminator_loss"):
-                names.append(f"{prefix}_d")
-            if stab.overrides("generator_loss"):
-                names.append(f"{prefix}_g")
-            names += [f"{prefix}_{key}" for key in getattr(stab, "tracked_keys", ())]
-        self.trackers = [keras.metrics.Mean(name=n) for n in names]
-        self._tracker_index = {t.name: t for t in self.trackers}
+        return self.stabilizers.add_terms(loss, ctx, "generator_loss", "g")
 
     @property
     def metrics(self):
@@ -449,14 +330,10 @@ class GAN(GenerativeModel):
             "g_loss": g_loss,
             "d_real": tf.reduce_mean(tf.sigmoid(ctx.real_logits)),
             "d_fake": tf.reduce_mean(tf.sigmoid(ctx.fake_logits)),
-            **terms,
         }
-        for stab, prefix in zip(self.stabilizer_layers, self._prefixes):
-            for key, value in stab.tracked(ctx).items():
-                values[f"{prefix}_{key}"] = value
-        for name, value in values.items():
-            if name in self._tracker_index:
-                self._tracker_index[name].update_state(value)
+        for tracker in self.trackers[: len(values)]:
+            tracker.update_state(values[tracker.name])
+        self.stabilizers.update_trackers(ctx, terms)
         return {m.name: m.result() for m in self.metrics}
 
     # -- training ----------------------------------------------------------------------------------
@@ -473,7 +350,8 @@ class GAN(GenerativeModel):
 
         def make(opt):
             if opt is None:
-                return keras.optimizers.Adam(self.default_learning_rate, beta_1=self.cfg.beta_1)
+                rate = self.cfg.run_defaults["learning_rate"]
+                return keras.optimizers.Adam(rate, beta_1=self.cfg.beta_1)
             return keras.optimizers.get(opt)
 
         self.d_optimizer = make(d_optimizer)
@@ -537,7 +415,7 @@ class GAN(GenerativeModel):
 
     def train_step(self, data):
         """``d_steps`` discriminator updates, one generator update, then stabilizer updates."""
-        x = data[0] if isinstance(data, (tuple, list)) else data
+        x, _ = self.unpack(data)
         real = self.to_model_range(x)  # (batch, *data_shape)
         n = tf.shape(real)[0]
         d_vars = self.discriminator_variables
@@ -550,8 +428,7 @@ class GAN(GenerativeModel):
                 scaled = self.replica_scale(d_loss)  # inside the tape: it is differentiated
             grads = tape.gradient(scaled, d_vars)
             self.d_optimizer.apply_gradients(zip(grads, d_vars))
-            for stab in self.stabilizer_layers:
-                stab.after_discriminator_step(self)
+            self.stabilizers.after_discriminator_step(self)
         z = self.noise(n)
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
@@ -560,14 +437,13 @@ class GAN(GenerativeModel):
             scaled = self.replica_scale(g_loss)
         grads = tape.gradient(scaled, g_vars)
         self.g_optimizer.apply_gradients(zip(grads, g_vars))
-        for stab in self.stabilizer_layers:
-            stab.after_step(self)
+        self.stabilizers.after_step(self)
         self.step_counter.assign_add(1)
         return self._update_trackers(ctx, d_loss, g_loss, {**d_terms, **g_terms})
 
     def test_step(self, data):
         """Both players' losses on a test batch and fresh noise, without updates."""
-        x = data[0] if isinstance(data, (tuple, list)) else data
+        x, _ = self.unpack(data)
         real = self.to_model_range(x)
         fake = self.generator(self.noise(tf.shape(real)[0]), training=False)
         ctx = self.context(real, fake, training=False)
@@ -597,19 +473,13 @@ class GAN(GenerativeModel):
         if seed is None:
             z = self.noise(n)
         else:
-            z = tf.random.stateless_normal(
-                (n, self.cfg.latent_dim), seed=tf.constant([int(seed), 0], tf.int64)
-            )
+            z = tf.random.stateless_normal((n, self.cfg.latent_dim), seed=self.seed_tensor(seed))
         parts = [self.generate(z[i : i + 1024]) for i in range(0, n, 1024)]
         return tf.concat(parts, axis=0)
 
     # -- evaluation and figures ----------------------------------------------------------------
-    def extra_callbacks(self, spec, run_dir) -> list:
-        """Callbacks ``training.run`` adds: :class:`GANSnapshots` (for the mode-collapse figure).
-
-        Also remembers ``run_dir`` so the image coverage classifier is cached there.
-        """
-        self._store.run_dir = run_dir
+    def callbacks(self, run_dir: str) -> list:
+        """:class:`GANSnapshots`, whose samples make the mode-collapse figure."""
         return [GANSnapshots(num=2500 if not self.is_image else 16)]
 
     @property
@@ -621,9 +491,9 @@ class GAN(GenerativeModel):
         self,
         spec,
         batch_size: int = 256,
+        cache_dir: str | None = None,
         num_samples: int = 2500,
         seed: int = 0,
-        cache_dir: str | None = None,
     ) -> dict[str, float]:
         """Mode coverage (2-D mixtures) or classifier coverage (labelled images).
 
@@ -631,16 +501,17 @@ class GAN(GenerativeModel):
         centres (``ring``, ``grid``) :func:`genkeras.metrics.mode_coverage` of
         ``num_samples`` samples; for labelled images
         :func:`genkeras.metrics.classifier_coverage` with a small classifier
-        cached in ``cache_dir`` (default: the run folder, if known).
+        cached in ``cache_dir`` (the run folder, when the runner or
+        ``genkeras evaluate`` calls it).
         (Discriminator outputs are not reported: with minibatch discrimination
         they depend on the batch, so they are only meaningful per training batch.)
 
         Args:
             spec: The :class:`genkeras.data.DataSpec`.
-            batch_size: Examples per discriminator pass.
+            batch_size: Unused (samples are scored in one pass).
+            cache_dir: Where the coverage classifier is cached (``None``: not cached).
             num_samples: Generated samples scored (2,500 in the protocol).
             seed: Seed of the samples.
-            cache_dir: Where the coverage classifier is cached.
 
         Returns:
             A flat dict of floats.
@@ -654,7 +525,6 @@ class GAN(GenerativeModel):
                 metrics_lib.mode_coverage(samples, spec.extras["centers"], spec.extras["std"])
             )
         elif self.is_image and spec.y_train is not None and spec.num_classes:
-            cache_dir = cache_dir or self._store.run_dir
             classifier, accuracy = metrics_lib.coverage_classifier(spec, cache_dir=cache_dir)
             result.update(
                 metrics_lib.classifier_coverage(samples, classifier, spec.levels, spec.num_classes)

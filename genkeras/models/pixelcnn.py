@@ -49,13 +49,12 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from genkeras.models.autoregressive import AutoregressiveModel
+from genkeras.models.config import GatedPixelCNNConfig, PixelCNNConfig
 
 __all__ = [
     "GatedPixelCNN",
@@ -227,52 +226,12 @@ class MaskedConv2D(keras.layers.Layer):
         }
 
 
-def _check_common(cfg, layers_name):
-    for name in ("filters", layers_name):
-        if getattr(cfg, name) < 1:
-            raise ValueError(f"{name} must be positive. Received: {name}={getattr(cfg, name)}")
-    for name in ("first_kernel", "kernel_size"):
-        value = getattr(cfg, name)
-        if value < 1 or value % 2 == 0:
-            raise ValueError(f"{name} must be a positive odd integer. Received: {name}={value}")
-
-
-def _check_filters(model, filters, divisor=1):
-    if filters % (model.channels * divisor):
-        raise ValueError(
-            f"filters must be a multiple of {model.channels * divisor} for "
-            f"{model.channels}-channel images. Received: filters={filters}"
-        )
-
-
 def _scatter(buf, i, j, value):
     """Writes ``value`` ``(batch, F)`` into ``buf[i, j]`` of an ``(H, W, batch, F)`` buffer."""
     return tf.tensor_scatter_nd_update(buf, tf.reshape(tf.stack([i, j]), (1, 2)), value[None])
 
 
 # ---------------------------------------------------------------------------------
-@dataclasses.dataclass
-class PixelCNNConfig:
-    """Hyperparameters of :class:`PixelCNN`."""
-
-    filters: int = dataclasses.field(
-        default=64,
-        metadata={"help": "Features of the residual stream (a multiple of 2 * image channels)."},
-    )
-    num_blocks: int = dataclasses.field(
-        default=5, metadata={"help": "Residual blocks of masked type-B convolutions."}
-    )
-    first_kernel: int = dataclasses.field(
-        default=7, metadata={"help": "Kernel size of the first (type-A) masked convolution."}
-    )
-    kernel_size: int = dataclasses.field(
-        default=3, metadata={"help": "Kernel size of the type-B masked convolutions."}
-    )
-
-    def __post_init__(self):
-        _check_common(self, "num_blocks")
-
-
 @keras.saving.register_keras_serializable(package="genkeras")
 class PixelCNN(AutoregressiveModel):
     """PixelCNN (van den Oord et al. 2016): masked convolutions, a per-pixel categorical.
@@ -305,7 +264,6 @@ class PixelCNN(AutoregressiveModel):
             data_shape, levels=levels, config=config, num_classes=num_classes, **kwargs
         )
         cfg, c = self.cfg, self.channels
-        _check_filters(self, cfg.filters, divisor=2)
         half = cfg.filters // 2
         self.input_conv = MaskedConv2D(cfg.filters, cfg.first_kernel, "A", c, name="input_conv")
         self.blocks = []
@@ -371,32 +329,6 @@ class PixelCNN(AutoregressiveModel):
 
 
 # ---------------------------------------------------------------------------------
-@dataclasses.dataclass
-class GatedPixelCNNConfig:
-    """Hyperparameters of :class:`GatedPixelCNN`."""
-
-    filters: int = dataclasses.field(
-        default=64, metadata={"help": "Features per stack (a multiple of the image channels)."}
-    )
-    num_layers: int = dataclasses.field(
-        default=5, metadata={"help": "Gated layers (each has a vertical and a horizontal stack)."}
-    )
-    first_kernel: int = dataclasses.field(
-        default=7,
-        metadata={"help": "Kernel size of the first layer (vertical k x k, horizontal 1 x k)."},
-    )
-    kernel_size: int = dataclasses.field(
-        default=3, metadata={"help": "Kernel size of the later layers."}
-    )
-    conditional: bool = dataclasses.field(
-        default=False,
-        metadata={"help": "Condition on the class label (training batches must carry labels)."},
-    )
-
-    def __post_init__(self):
-        _check_common(self, "num_layers")
-
-
 def _gate(a):
     f, g = tf.split(a, 2, axis=-1)
     return tf.tanh(f) * tf.sigmoid(g)
@@ -435,12 +367,6 @@ class GatedPixelCNN(AutoregressiveModel):
             data_shape, levels=levels, config=config, num_classes=num_classes, **kwargs
         )
         cfg, c = self.cfg, self.channels
-        _check_filters(self, cfg.filters)
-        if cfg.conditional and not self.num_classes:
-            raise ValueError(
-                "conditional=True needs labelled data (num_classes). "
-                f"Received: num_classes={self.num_classes}"
-            )
         p2 = 2 * cfg.filters
         self.stacks = []
         for layer in range(cfg.num_layers):
@@ -474,7 +400,12 @@ class GatedPixelCNN(AutoregressiveModel):
     def _label_terms(self, labels):
         if not self.conditional:
             return [(0.0, 0.0)] * len(self.stacks)
-        labels = self._check_labels(labels)
+        if labels is None:
+            raise ValueError(
+                "GatedPixelCNN is class-conditional: pass labels "
+                "(training batches must be (x, y) pairs). Received: labels=None"
+            )
+        labels = tf.cast(tf.reshape(labels, (-1,)), tf.int32)
         return [(ev(labels), eh(labels)) for ev, eh in self.embeddings]  # (batch, 2p) each
 
     def call(self, x, labels=None, training=False):

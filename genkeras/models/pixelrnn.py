@@ -32,13 +32,12 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
-
 import keras
 import numpy as np  # noqa: F401 - used by the doctests
 import tensorflow as tf
 
 from genkeras.models.autoregressive import AutoregressiveModel
+from genkeras.models.config import PixelRNNConfig
 from genkeras.models.pixelcnn import MaskedConv2D
 
 __all__ = ["DiagonalBiLSTM", "PixelRNN", "PixelRNNConfig", "RowLSTM", "skew", "unskew"]
@@ -219,45 +218,6 @@ class DiagonalBiLSTM(keras.layers.Layer):
         return {**super().get_config(), "units": self.units, "data_channels": self.data_channels}
 
 
-@dataclasses.dataclass
-class PixelRNNConfig:
-    """Hyperparameters of :class:`PixelRNN`."""
-
-    layer: str = dataclasses.field(
-        default="row",
-        metadata={
-            "help": "Recurrent layer: row (Row LSTM) or diagonal (Diagonal BiLSTM).",
-            "choices": ["row", "diagonal"],
-        },
-    )
-    filters: int = dataclasses.field(
-        default=32,
-        metadata={
-            "help": "Features of the residual stream and LSTM units (a multiple of the channels)."
-        },
-    )
-    num_layers: int = dataclasses.field(
-        default=2, metadata={"help": "Recurrent layers (with residual connections)."}
-    )
-    first_kernel: int = dataclasses.field(
-        default=7, metadata={"help": "Kernel size of the first (type-A) masked convolution."}
-    )
-    kernel_size: int = dataclasses.field(
-        default=3, metadata={"help": "Width of the Row LSTM's convolutions."}
-    )
-
-    def __post_init__(self):
-        if self.layer not in ("row", "diagonal"):
-            raise ValueError(f"layer must be row or diagonal. Received: layer={self.layer!r}")
-        for name in ("filters", "num_layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive. Received: {name}={getattr(self, name)}")
-        for name in ("first_kernel", "kernel_size"):
-            value = getattr(self, name)
-            if value < 1 or value % 2 == 0:
-                raise ValueError(f"{name} must be a positive odd integer. Received: {name}={value}")
-
-
 @keras.saving.register_keras_serializable(package="genkeras")
 class PixelRNN(AutoregressiveModel):
     """PixelRNN (van den Oord et al. 2016) with Row LSTM or Diagonal BiLSTM layers.
@@ -289,11 +249,6 @@ class PixelRNN(AutoregressiveModel):
             data_shape, levels=levels, config=config, num_classes=num_classes, **kwargs
         )
         cfg, c = self.cfg, self.channels
-        if cfg.filters % c:
-            raise ValueError(
-                f"filters must be a multiple of {c} for {c}-channel images. "
-                f"Received: filters={cfg.filters}"
-            )
         self.input_conv = MaskedConv2D(cfg.filters, cfg.first_kernel, "A", c, name="input_conv")
         self.recurrent = []
         for i in range(cfg.num_layers):

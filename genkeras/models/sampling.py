@@ -40,7 +40,6 @@ import tensorflow as tf
 __all__ = [
     "counter_uniform",
     "gumbel_argmax",
-    "resolve_seed",
     "sample_cached",
     "sample_compiled",
     "sample_python_loop",
@@ -103,13 +102,6 @@ def gumbel_argmax(logits, seed, position, temperature=1.0):
     return tf.argmax(scaled + gumbel, axis=-1, output_type=tf.int32)
 
 
-def resolve_seed(model, seed):
-    """Returns a ``(2,)`` int32 seed: ``(seed, 0)``, or one from the model's generator."""
-    if seed is None:
-        return tf.cast(model.seed_generator.next(), tf.int32)
-    return tf.constant([int(seed), 0], tf.int32)
-
-
 def _prepare(model, n, temperature, labels):
     if n < 1:
         raise ValueError(f"n must be positive. Received: n={n}")
@@ -135,8 +127,7 @@ def _check_steps(model, steps):
 
 
 def _forward(model, x, labels):
-    logits = model(x, labels=labels) if model.conditional else model(x)
-    return tf.cast(logits, tf.float32)  # (n, H, W, C, levels)
+    return tf.cast(model.forward(x, labels), tf.float32)  # (n, H, W, C, levels)
 
 
 def _function(model, key, python_fn, jit_compile):
@@ -166,7 +157,7 @@ def sample_python_loop(model, n, seed=None, temperature=1.0, labels=None, steps=
     """
     temperature, labels = _prepare(model, n, temperature, labels)
     steps = _check_steps(model, steps)
-    seed = resolve_seed(model, seed)
+    seed = model.seed_tensor(seed)
     forward = _function(model, ("forward", n), lambda x, y: _forward(model, x, y), False)
     height, width, channels = model.data_shape
     x = np.zeros((n, height, width, channels), np.float32)
@@ -223,7 +214,7 @@ def sample_compiled(
         lambda s, t, y: _full_loop(model, n, s, t, y, steps),
         jit_compile,
     )
-    return fn(resolve_seed(model, seed), temperature, labels)
+    return fn(model.seed_tensor(seed), temperature, labels)
 
 
 # -- (c) cached incremental sampling -----------------------------------------------
@@ -276,7 +267,7 @@ def sample_cached(model, n, seed=None, temperature=1.0, labels=None, jit_compile
     Returns:
         ``(n, H, W, C)`` float32 tensor of levels.
     """
-    if not getattr(model, "supports_cached_sampling", False):
+    if not model.supports_cached_sampling:
         raise ValueError(
             f"{type(model).__name__} has no cached sampler. Received: model={type(model).__name__}"
         )
@@ -287,4 +278,4 @@ def sample_cached(model, n, seed=None, temperature=1.0, labels=None, jit_compile
         lambda s, t, y: _cached_loop(model, n, s, t, y),
         jit_compile,
     )
-    return fn(resolve_seed(model, seed), temperature, labels)
+    return fn(model.seed_tensor(seed), temperature, labels)

@@ -46,7 +46,6 @@ References:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 
@@ -56,55 +55,59 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from genkeras.models.base import GenerativeModel
+from genkeras.models.config import VAEConfig
 
 tfd = tfp.distributions
 
-__all__ = ["VAE", "VAEConfig"]
+__all__ = ["VAE", "VAEConfig", "build_networks"]
 
 
-@dataclasses.dataclass
-class VAEConfig:
-    """Hyperparameters of :class:`VAE` (each is a ``genkeras run vae`` option).
+def build_networks(cfg: VAEConfig, data_shape, levels: int | None):
+    """The encoder and decoder, sized from the data.
 
-    Attributes:
-        latent_dim: Dimension of ``z``. 2 gives the latent-manifold figures.
-        hidden: Width of the networks (filters of the first conv layer, or
-            units of the MLP for vector data).
-        beta: Weight of the KL term (1 is the ELBO; β ≠ 1 is a β-VAE).
-        kl_warmup_steps: Optimizer steps over which the KL weight ramps from 0
-            to ``beta`` (0 disables warm-up). Warm-up lets the decoder learn to
-            use ``z`` before the KL term pulls the posterior onto the prior,
-            which avoids posterior collapse on small data.
-        iwae_samples: Importance samples k of the IWAE bound in ``evaluate``.
+    Images get convolutional networks with two stride-2 stages; vectors, MLPs.
+    The decoder outputs the likelihood's parameters per dimension: ``levels``
+    logits (categorical), one logit (Bernoulli) or a location and a raw scale
+    (Normal).
+
+    Returns:
+        ``(encoder, decoder)``: ``keras.Sequential`` models ``x -> (μ, raw σ)``
+        of width ``2 · latent_dim`` and ``z -> parameters``.
     """
-
-    latent_dim: int = dataclasses.field(
-        default=2, metadata={"help": "Dimension of the latent z (2 draws the manifold)."}
+    per_dim = 2 if levels is None else (levels if levels > 2 else 1)
+    hidden, latent = cfg.hidden, cfg.latent_dim
+    relu = "relu"
+    if len(data_shape) == 1:
+        (d,) = data_shape
+        mlp = [keras.layers.Dense(4 * hidden, activation=relu) for _ in range(2)]
+        encoder = keras.Sequential(mlp + [keras.layers.Dense(2 * latent)], name="encoder")
+        mlp = [keras.layers.Dense(4 * hidden, activation=relu) for _ in range(2)]
+        decoder = keras.Sequential(mlp + [keras.layers.Dense(d * per_dim)], name="decoder")
+        return encoder, decoder
+    h, w, c = data_shape
+    out_channels = c * (levels if levels and levels > 2 else 1)
+    encoder = keras.Sequential(
+        [
+            keras.layers.Conv2D(hidden, 3, strides=2, padding="same", activation=relu),
+            keras.layers.Conv2D(2 * hidden, 3, strides=2, padding="same", activation=relu),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4 * hidden, activation=relu),
+            keras.layers.Dense(2 * latent),
+        ],
+        name="encoder",
     )
-    hidden: int = dataclasses.field(
-        default=32, metadata={"help": "Filters of the first conv layer / MLP units."}
+    decoder = keras.Sequential(
+        [
+            keras.layers.Dense(4 * hidden, activation=relu),
+            keras.layers.Dense((h // 4) * (w // 4) * 2 * hidden, activation=relu),
+            keras.layers.Reshape((h // 4, w // 4, 2 * hidden)),  # (batch, h/4, w/4, 2 hidden)
+            keras.layers.Conv2DTranspose(2 * hidden, 3, strides=2, padding="same", activation=relu),
+            keras.layers.Conv2DTranspose(hidden, 3, strides=2, padding="same", activation=relu),
+            keras.layers.Conv2D(out_channels, 3, padding="same"),  # (batch, h, w, parameters)
+        ],
+        name="decoder",
     )
-    beta: float = dataclasses.field(
-        default=1.0, metadata={"help": "KL weight (1 = ELBO; other values = beta-VAE)."}
-    )
-    kl_warmup_steps: int = dataclasses.field(
-        default=200, metadata={"help": "Steps to ramp the KL weight from 0 to beta."}
-    )
-    iwae_samples: int = dataclasses.field(
-        default=1000, metadata={"help": "Importance samples k for the IWAE bound."}
-    )
-
-    def __post_init__(self):
-        for name in ("latent_dim", "hidden", "iwae_samples"):
-            value = getattr(self, name)
-            if value < 1:
-                raise ValueError(f"{name} must be at least 1. Received: {name}={value}")
-        if not self.beta >= 0 or math.isinf(self.beta):
-            raise ValueError(f"beta must be a finite number >= 0. Received: beta={self.beta}")
-        if self.kl_warmup_steps < 0:
-            raise ValueError(
-                f"kl_warmup_steps must be >= 0. Received: kl_warmup_steps={self.kl_warmup_steps}"
-            )
+    return encoder, decoder
 
 
 @keras.saving.register_keras_serializable(package="genkeras")
@@ -140,77 +143,13 @@ class VAE(GenerativeModel):
     """
 
     config_class = VAEConfig
-    #: Digits has 1,437 training images: small batches and a brisk rate give enough
-    #: updates in 5 epochs for the latent code to come alive (see ``kl_warmup_steps``).
-    default_batch_size = 32
-    default_learning_rate = 3e-3
+    sample_options = {"mean": "Return the decoder mean E[x|z] instead of a draw of p(x|z)."}
+    display_options = {"mean": True}
 
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
         super().__init__(data_shape, levels, config, num_classes, **kwargs)
-        cfg = self.cfg
         self.is_image = len(self.data_shape) == 3
-        if len(self.data_shape) not in (1, 3):
-            raise ValueError(
-                "VAE models vectors (D,) or images (H, W, C). "
-                f"Received: data_shape={self.data_shape}"
-            )
-        if self.is_image:
-            h, w, c = self.data_shape
-            if h % 4 or w % 4:
-                raise ValueError(
-                    "The convolutional VAE halves height and width twice; both must be "
-                    f"multiples of 4. Received: data_shape={self.data_shape}"
-                )
-            self.encoder = keras.Sequential(
-                [
-                    keras.layers.Conv2D(
-                        cfg.hidden, 3, strides=2, padding="same", activation="relu"
-                    ),
-                    keras.layers.Conv2D(
-                        2 * cfg.hidden, 3, strides=2, padding="same", activation="relu"
-                    ),
-                    keras.layers.Flatten(),
-                    keras.layers.Dense(4 * cfg.hidden, activation="relu"),
-                    keras.layers.Dense(2 * cfg.latent_dim),
-                ],
-                name="encoder",
-            )
-            out_channels = c * (self.levels if self.levels and self.levels > 2 else 1)
-            self.decoder = keras.Sequential(
-                [
-                    keras.layers.Dense(4 * cfg.hidden, activation="relu"),
-                    keras.layers.Dense((h // 4) * (w // 4) * 2 * cfg.hidden, activation="relu"),
-                    keras.layers.Reshape((h // 4, w // 4, 2 * cfg.hidden)),
-                    keras.layers.Conv2DTranspose(
-                        2 * cfg.hidden, 3, strides=2, padding="same", activation="relu"
-                    ),
-                    keras.layers.Conv2DTranspose(
-                        cfg.hidden, 3, strides=2, padding="same", activation="relu"
-                    ),
-                    keras.layers.Conv2D(out_channels, 3, padding="same"),
-                ],
-                name="decoder",
-            )
-        else:
-            (d,) = self.data_shape
-            width = 4 * cfg.hidden
-            self.encoder = keras.Sequential(
-                [
-                    keras.layers.Dense(width, activation="relu"),
-                    keras.layers.Dense(width, activation="relu"),
-                    keras.layers.Dense(2 * cfg.latent_dim),
-                ],
-                name="encoder",
-            )
-            per_dim = 2 if self.levels is None else (self.levels if self.levels > 2 else 1)
-            self.decoder = keras.Sequential(
-                [
-                    keras.layers.Dense(width, activation="relu"),
-                    keras.layers.Dense(width, activation="relu"),
-                    keras.layers.Dense(d * per_dim),
-                ],
-                name="decoder",
-            )
+        self.encoder, self.decoder = build_networks(self.cfg, self.data_shape, self.levels)
         self.seed_generator = keras.random.SeedGenerator(0)
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.elbo_tracker = keras.metrics.Mean(name="elbo")
@@ -310,7 +249,7 @@ class VAE(GenerativeModel):
 
     def train_step(self, data):
         """One gradient step on ``−E[log p(x|z)] + β_t KL`` for a batch."""
-        x = data[0] if isinstance(data, (tuple, list)) else data
+        x, _ = self.unpack(data)
         with tf.GradientTape() as tape:
             log_lik, kl = self._terms(x)
             loss = tf.reduce_mean(-log_lik + self.kl_weight() * kl)
@@ -321,7 +260,7 @@ class VAE(GenerativeModel):
 
     def test_step(self, data):
         """Computes the same terms on a test batch without updating weights."""
-        x = data[0] if isinstance(data, (tuple, list)) else data
+        x, _ = self.unpack(data)
         log_lik, kl = self._terms(x)
         loss = tf.reduce_mean(-log_lik + self.kl_weight() * kl)
         return self._update(loss, log_lik, kl)
@@ -364,13 +303,19 @@ class VAE(GenerativeModel):
         return tf.reduce_logsumexp(tf.stack(parts), axis=0) - math.log(k)
 
     def evaluation_metrics(
-        self, spec, batch_size: int = 256, k: int | None = None, seed: int = 0
+        self,
+        spec,
+        batch_size: int = 256,
+        cache_dir: str | None = None,
+        k: int | None = None,
+        seed: int = 0,
     ) -> dict[str, float]:
         """Test-split ELBO and IWAE-k bound, in nats per example and bits per dimension.
 
         Args:
             spec: The :class:`genkeras.data.DataSpec`.
             batch_size: Examples per pass.
+            cache_dir: Unused (the VAE caches nothing).
             k: Importance samples (default ``config.iwae_samples``).
             seed: Seed of the Monte Carlo estimates.
 
@@ -425,19 +370,15 @@ class VAE(GenerativeModel):
         Returns:
             Tensor ``(n, *data_shape)`` (integer levels as floats for discrete data).
         """
-        if seed is None:
-            seeds = tf.cast(self.seed_generator.next(), tf.int32)
-        else:
-            seeds = tf.constant([int(seed), 0], tf.int32)
-        z_seed, x_seed = tfp.random.split_seed(seeds, 2)
+        z_seed, x_seed = tfp.random.split_seed(self.seed_tensor(seed), 2)
         z = self.prior().sample(int(n), seed=z_seed)
         if mean:
             return self.decode_mean(z)
         return self.likelihood(z).sample(seed=x_seed)
 
-    def display_samples(self, n: int, seed: int | None = None):
-        """Samples for ``samples.png``: decoder means ``E[x|z]`` with ``z ~ p(z)``."""
-        return self.sample(n, seed=seed, mean=True)
+    def describe_samples(self, mean: bool = False) -> str:
+        """``"decoder means E[x|z], z ~ p(z)"`` or ``"draws x ~ p(x|z), z ~ p(z)"``."""
+        return "decoder means E[x|z], z ~ p(z)" if mean else "draws x ~ p(x|z), z ~ p(z)"
 
     def write_figures(self, spec, out_dir) -> list[str]:
         """Writes ``reconstructions.png``; for a 2-D latent, ``manifold.png``, ``latent.png``."""

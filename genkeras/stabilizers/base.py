@@ -28,6 +28,10 @@ XLA-compatible (no NumPy, no ``.numpy()``, no Python branching on tensors):
 * ``tracked(ctx)`` -- extra scalars to show in the progress bar; their keys
   are listed in the class attribute ``tracked_keys``.
 
+The GAN holds its stabilizers in a
+:class:`~genkeras.stabilizers.stack.StabilizerStack`, which calls each hook on
+every stabilizer in the order they were given and names their metrics.
+
 Every loss term a stabilizer adds is tracked as a metric named
 ``<name>_d`` / ``<name>_g`` (``name`` is the registry name with dashes turned
 into underscores), and every :meth:`~Stabilizer.tracked` value as
@@ -66,6 +70,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from genkeras.stabilizers.spec import metric_prefix, parse_spec
+
 __all__ = [
     "Stabilizer",
     "StabilizerContext",
@@ -74,52 +80,6 @@ __all__ = [
     "metric_prefix",
     "bce_with_logits",
 ]
-
-
-def _parse_value(text: str) -> Any:
-    lowered = text.strip().lower()
-    if lowered in ("true", "yes", "on"):
-        return True
-    if lowered in ("false", "no", "off"):
-        return False
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text.strip()
-
-
-def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """Splits ``"name:key=value,key=value"`` into the name and a dict of options.
-
-    Args:
-        spec: A stabilizer spec string.
-
-    Returns:
-        ``(name, options)``.
-
-    Raises:
-        ValueError: For an empty name or an option without ``=``.
-    """
-    if not isinstance(spec, str):
-        raise ValueError(f"A stabilizer spec must be a string. Received: spec={spec!r}")
-    name, _, rest = spec.partition(":")
-    name = name.strip()
-    if not name:
-        raise ValueError(f"A stabilizer spec needs a name before ':'. Received: spec={spec!r}")
-    options: dict[str, Any] = {}
-    for item in filter(None, (part.strip() for part in rest.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"Stabilizer options look like key=value. Received: spec={spec!r}")
-        options[key.strip().replace("-", "_")] = _parse_value(value)
-    return name, options
-
-
-def metric_prefix(name: str) -> str:
-    """Turns a registry name into a metric prefix (``feature-matching`` -> ``feature_matching``)."""
-    return name.replace("-", "_").replace(".", "_")
 
 
 def bce_with_logits(logits, target: float):

@@ -1,0 +1,129 @@
+"""The Keras callbacks every run gets from :func:`genkeras.training.run`.
+
+In the order the runner installs them, before the family's own
+(:meth:`genkeras.models.base.GenerativeModel.callbacks`) and the caller's:
+
+* :class:`NaNWatch` -- ``TerminateOnNaN`` that remembers where a loss diverged,
+  so the runner can say so;
+* ``keras.callbacks.CSVLogger`` -- ``history.csv``;
+* :class:`Checkpoint` -- the full training state after every epoch, atomically;
+* :class:`SampleGrid` -- ``samples.png`` and ``samples/epoch-NNN.png``.
+
+This module imports Keras (and so TensorFlow); the runner imports it only
+once it builds a model.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+
+import keras
+
+from genkeras import checkpoint
+
+__all__ = ["Checkpoint", "NaNWatch", "SampleGrid", "diverged", "write_samples"]
+
+
+def diverged(logs) -> bool:
+    """Whether any logged value is NaN or infinite."""
+    for value in (logs or {}).values():
+        try:
+            if not math.isfinite(float(value)):
+                return True
+        except (TypeError, ValueError):
+            continue
+    return False
+
+
+def write_samples(model, spec, run_dir: str, seed: int, epoch: int | None = None) -> str | None:
+    """Draws the samples a run shows and writes ``samples.png`` (and a per-epoch copy).
+
+    The samples are ``model.sample(n, seed, **model.display_options)``: 64
+    images as a grid, or 2,000 points over the test data for 2-D data; the
+    title says what they are (:meth:`~genkeras.models.base.GenerativeModel.describe_samples`).
+
+    Returns:
+        The path of the figure, or ``None`` for data that has no picture.
+    """
+    from genkeras import plots
+
+    options = dict(model.display_options)
+    n = 64 if spec.is_image else 2000
+    what = model.describe_samples(**options)
+    title = f"{what}, after epoch {epoch}" if epoch is not None else what
+    path = os.path.join(run_dir, "samples.png")
+    written = plots.samples_figure(model.sample(n, seed=seed, **options), spec, path, title)
+    if written and epoch is not None:
+        os.makedirs(os.path.join(run_dir, "samples"), exist_ok=True)
+        shutil.copyfile(path, os.path.join(run_dir, "samples", f"epoch-{epoch:03d}.png"))
+    return written
+
+
+class Checkpoint(keras.callbacks.Callback):
+    """Saves the full training state atomically at the end of every epoch.
+
+    Args:
+        run_dir: The run folder.
+    """
+
+    def __init__(self, run_dir: str):
+        super().__init__()
+        self.run_dir = run_dir
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Saves the state after ``epoch + 1`` epochs (never a diverged one)."""
+        if diverged(logs):
+            return  # never overwrite a good checkpoint with a diverged state
+        checkpoint.save_checkpoint(self.model, self.run_dir, epoch + 1)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Draws samples with a fixed seed at the end of every epoch.
+
+    Args:
+        spec: The run's :class:`genkeras.data.DataSpec`.
+        run_dir: The run folder.
+        seed: The samples' seed (the same every epoch).
+    """
+
+    def __init__(self, spec, run_dir: str, seed: int):
+        super().__init__()
+        self.spec, self.run_dir, self.seed = spec, run_dir, int(seed)
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Writes the samples after ``epoch + 1`` epochs."""
+        if diverged(logs):
+            return
+        write_samples(self.model, self.spec, self.run_dir, self.seed, epoch=epoch + 1)
+
+
+class NaNWatch(keras.callbacks.TerminateOnNaN):
+    """``TerminateOnNaN`` that remembers where a logged value diverged.
+
+    Attributes:
+        diverged_at: ``(epoch, batch, name, value)`` of the first NaN or
+            infinite value, or ``None``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.diverged_at = None
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Remembers the epoch for the report."""
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        """Stops training at the first NaN or infinite logged value."""
+        for name, value in (logs or {}).items():
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(value):
+                self.diverged_at = (self.epoch, batch, name, value)
+                self.model.stop_training = True
+                return

@@ -1,0 +1,140 @@
+"""Atomic checkpoints of the full training state, and atomic JSON files.
+
+A checkpoint is every model variable (weights, non-trainable state, seed
+generator states) and every optimizer's variables (step counter and slots),
+named by the model's :meth:`~genkeras.models.base.GenerativeModel.optimizer_slots`,
+in ``run_dir/checkpoint/state.npz`` with ``state.json`` beside it. Restoring it
+into a freshly built model gives exactly the state of the moment it was
+saved -- including each optimizer's slots and step counter, which Keras's
+``BackupAndRestore`` has been reported to miss (keras-team/keras#19389) -- so
+a resumed run ends where an uninterrupted one does.
+
+Every file here is written beside its final name and moved into place with
+``os.replace``, so an interruption never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CHECKPOINT",
+    "has_checkpoint",
+    "restore_checkpoint",
+    "save_checkpoint",
+    "write_json",
+]
+
+CHECKPOINT = "checkpoint"
+
+
+def _json_default(obj):
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, (tuple, set)):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def write_json(path: str, obj: Any) -> None:
+    """Writes ``obj`` as indented, key-sorted JSON, atomically (NumPy scalars allowed)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True, default=_json_default)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _slots(model):
+    return [s for s in model.optimizer_slots() if s[1] is not None]
+
+
+def build_optimizers(model) -> None:
+    """Creates every optimizer's variables (slots) for the variables it updates."""
+    for _, opt, var_list in _slots(model):
+        if not opt.built:
+            opt.build(var_list)
+
+
+def save_checkpoint(model, run_dir: str, epoch: int) -> None:
+    """Atomically saves the full training state after ``epoch`` epochs.
+
+    The folder is written beside the old one and swapped in with renames, so an
+    interruption never leaves a half-written checkpoint.
+
+    Args:
+        model: A :class:`~genkeras.models.base.GenerativeModel`.
+        run_dir: The run folder.
+        epoch: Epochs completed.
+    """
+    build_optimizers(model)
+    arrays = {f"model/{i}": np.asarray(v.numpy()) for i, v in enumerate(model.variables)}
+    meta = {"epoch": int(epoch), "model_variables": len(model.variables), "optimizers": {}}
+    for name, opt, _ in _slots(model):
+        meta["optimizers"][name] = len(opt.variables)
+        for i, v in enumerate(opt.variables):
+            arrays[f"{name}/{i}"] = np.asarray(v.numpy())
+    final = os.path.join(run_dir, CHECKPOINT)
+    tmp, old = final + ".tmp", final + ".old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    np.savez(os.path.join(tmp, "state.npz"), **arrays)
+    write_json(os.path.join(tmp, "state.json"), meta)
+    if os.path.exists(final):
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _checkpoint_folder(run_dir: str) -> str | None:
+    folder = os.path.join(run_dir, CHECKPOINT)
+    for candidate in (folder, folder + ".old"):  # .old: interrupted between the two renames
+        if os.path.exists(os.path.join(candidate, "state.json")):
+            return candidate
+    return None
+
+
+def has_checkpoint(run_dir: str) -> bool:
+    """Whether ``run_dir`` holds a checkpoint to resume from."""
+    return _checkpoint_folder(run_dir) is not None
+
+
+def restore_checkpoint(model, run_dir: str) -> int:
+    """Restores the state saved by :func:`save_checkpoint`; returns the epoch reached.
+
+    Raises:
+        FileNotFoundError: If the run folder has no checkpoint.
+        ValueError: If the checkpoint does not match the model's variables.
+    """
+    folder = _checkpoint_folder(run_dir)
+    if folder is None:
+        raise FileNotFoundError(f"{run_dir}: no checkpoint to resume from.")
+    with open(os.path.join(folder, "state.json")) as f:
+        meta = json.load(f)
+    build_optimizers(model)
+    with np.load(os.path.join(folder, "state.npz")) as arrays:
+        if meta["model_variables"] != len(model.variables):
+            raise ValueError(
+                f"{run_dir}: checkpoint has {meta['model_variables']} model variables, the "
+                f"rebuilt model has {len(model.variables)}; was config.json edited?"
+            )
+        for i, v in enumerate(model.variables):
+            v.assign(arrays[f"model/{i}"])
+        for name, opt, _ in _slots(model):
+            count = meta["optimizers"].get(name)
+            if count != len(opt.variables):
+                raise ValueError(
+                    f"{run_dir}: checkpoint has {count} variables for optimizer {name!r}, "
+                    f"the rebuilt one has {len(opt.variables)}."
+                )
+            for i, v in enumerate(opt.variables):
+                v.assign(arrays[f"{name}/{i}"])
+    return int(meta["epoch"])

@@ -1,0 +1,220 @@
+"""The common options of a run, once: :class:`RunConfig`, and what ``config.json`` holds.
+
+``genkeras run MODEL`` has two sets of options: the ones every run has
+(:class:`RunConfig`: data, epochs, batch size, learning rate, seed,
+strategy...) and the model family's own (its config dataclass, see
+:mod:`genkeras.models.config`). Both are dataclasses declared with
+:func:`genkeras.options.option`, and the CLI's options are generated from
+them, so **adding a run option is adding one field to** :class:`RunConfig`.
+
+A run folder's ``config.json`` is a :class:`RunRecord`: the model's name, the
+:class:`RunConfig` fields (flat, as top-level keys), the model's config under
+``"options"``, a summary of the data and the genkeras version. Resuming reads
+it back through the same classes; keys written by older versions are
+understood (missing fields take their defaults).
+
+:class:`Invocation` holds what a single ``genkeras run`` call does with the
+run folder and the terminal (``--out``, ``--resume``, ``--overwrite``,
+``--quiet``); it is not saved.
+
+Nothing here imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from genkeras.options import check_fields, option, option_specs
+
+__all__ = [
+    "CONFIG_FILE",
+    "Invocation",
+    "RunConfig",
+    "RunRecord",
+    "STRATEGIES",
+]
+
+CONFIG_FILE = "config.json"
+STRATEGIES = ("default", "mirrored", "multiworker")
+#: Run defaults when a model family sets none (``ModelConfig.run_defaults``).
+FALLBACK_DEFAULTS = {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3}
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """Every common option of ``genkeras run MODEL`` (a field is an option).
+
+    ``None`` means "the model family's default" (its
+    :attr:`~genkeras.models.config.ModelConfig.run_defaults`);
+    :meth:`resolved` fills those in.
+
+    Attributes:
+        dataset: Dataset name (``genkeras list``) or ``npz:PATH``.
+        epochs: Epochs to train; with ``resume``, the total to reach.
+        batch_size: Global batch size, split across replicas by ``strategy``.
+        learning_rate: The optimizers' (initial) learning rate.
+        lr_decay: Cosine-decay the learning rate over the run's
+            ``epochs · steps_per_epoch`` steps to this fraction of its initial
+            value (1: constant).
+        seed: Seed for weights, data order and samples.
+        levels: Requantize discrete data to this many levels.
+        binarize: Binarize discrete data (2 levels).
+        jit: Compile the train and test steps with XLA.
+        strategy: The ``tf.distribute`` strategy.
+
+    Example:
+
+    >>> RunConfig(epochs=5).resolved({"batch_size": 32}).batch_size
+    32
+    >>> RunConfig(strategy="cluster")
+    Traceback (most recent call last):
+    ...
+    ValueError: strategy must be one of default, mirrored, multiworker. Received: strategy='cluster'
+    """
+
+    dataset: str = option("digits", "Dataset name (genkeras list) or npz:PATH.")
+    epochs: int | None = option(
+        None, "Epochs to train (with --resume: the total to reach) [default: the model's].", min=1
+    )
+    batch_size: int | None = option(None, "Global batch size [default: the model's].", min=1)
+    learning_rate: float | None = option(
+        None, "Learning rate [default: the model's].", min=0, min_open=True
+    )
+    lr_decay: float = option(
+        1.0,
+        "Cosine-decay the learning rate to this fraction of its initial value over the run "
+        "(1 keeps it constant).",
+        min=0,
+        max=1,
+    )
+    seed: int = option(0, "Seed for weights, data order and samples.")
+    levels: int | None = option(None, "Requantize discrete data to this many levels.", min=2)
+    binarize: bool = option(False, "Binarize discrete data (2 levels).", flag=True)
+    jit: bool = option(False, "Compile train/test steps with XLA.")
+    strategy: str = option("default", "tf.distribute strategy.", choices=STRATEGIES)
+
+    def __post_init__(self):
+        check_fields(self)
+
+    def resolved(self, defaults: Mapping[str, Any] | None = None) -> RunConfig:
+        """Returns a copy with every ``None`` default filled in.
+
+        Args:
+            defaults: The model family's run defaults (keys ``epochs``,
+                ``batch_size``, ``learning_rate``); genkeras's fallbacks
+                (10 epochs, batch 64, rate 1e-3) fill in the rest.
+        """
+        merged = {**FALLBACK_DEFAULTS, **(defaults or {})}
+        changes = {k: merged[k] for k in FALLBACK_DEFAULTS if getattr(self, k) is None}
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Returns the fields as a JSON-friendly dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> RunConfig:
+        """Builds a config from a dict's known keys (others are ignored)."""
+        names = {spec.name for spec in option_specs(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+@dataclasses.dataclass
+class Invocation:
+    """What one ``genkeras run`` call does with the run folder and the terminal (not saved).
+
+    Attributes:
+        out: The run folder (default ``runs/MODEL-TIMESTAMP``).
+        resume: Continue the run in this folder from its last checkpoint.
+        overwrite: Allow a non-empty ``out`` (the run's own files are replaced).
+        quiet: No progress bar.
+    """
+
+    out: str | None = option(None, "Run folder [default: runs/MODEL-TIMESTAMP].", path=True)
+    resume: str | None = option(
+        None, "Continue the run in this folder from its last checkpoint.", path=True
+    )
+    overwrite: bool = option(False, "Allow a non-empty --out.", flag=True)
+    quiet: bool = option(False, "No progress bar.", flag=True)
+
+    def __post_init__(self):
+        check_fields(self)
+
+
+@dataclasses.dataclass
+class RunRecord:
+    """The contents of a run folder's ``config.json``.
+
+    Attributes:
+        model: The registered model name.
+        run: The run's :class:`RunConfig` (resolved: no ``None`` defaults).
+        options: The model family's config fields.
+        data: A summary of the data (:meth:`genkeras.data.DataSpec.summary`).
+        genkeras_version: The version that wrote the run.
+    """
+
+    model: str
+    run: RunConfig
+    options: dict[str, Any]
+    data: dict[str, Any] | None = None
+    genkeras_version: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON layout: ``model``, the run fields, ``options``, ``data``, version."""
+        return {
+            "model": self.model,
+            **self.run.to_dict(),
+            "options": dict(self.options),
+            "data": self.data,
+            "genkeras_version": self.genkeras_version,
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], source: str = CONFIG_FILE) -> RunRecord:
+        """Reads the JSON layout (also the one written before :class:`RunConfig` existed).
+
+        Raises:
+            ValueError: For missing keys or invalid values, naming ``source``.
+        """
+        if not isinstance(values, Mapping):
+            raise ValueError(f"{source}: expected a JSON object, found {type(values).__name__}.")
+        missing = sorted({"model", "options"} - set(values))
+        if missing:
+            raise ValueError(f"{source}: missing keys {', '.join(missing)}.")
+        if not isinstance(values["options"], Mapping):
+            raise ValueError(f"{source}: 'options' must be an object.")
+        try:
+            run = RunConfig.from_dict(values)
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from None
+        return cls(
+            model=str(values["model"]),
+            run=run,
+            options=dict(values["options"]),
+            data=values.get("data"),
+            genkeras_version=values.get("genkeras_version"),
+        )
+
+    @classmethod
+    def read(cls, run_dir: str) -> RunRecord:
+        """Reads ``run_dir/config.json``.
+
+        Raises:
+            FileNotFoundError: If the folder or its ``config.json`` is missing.
+            ValueError: If ``config.json`` is malformed.
+        """
+        path = os.path.join(run_dir, CONFIG_FILE)
+        if not os.path.isdir(run_dir):
+            raise FileNotFoundError(f"{run_dir}: no such run folder.")
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{run_dir}: not a run folder (no {CONFIG_FILE}).")
+        try:
+            with open(path) as f:
+                values = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path}: malformed JSON ({exc}).") from None
+        return cls.from_dict(values, source=path)
