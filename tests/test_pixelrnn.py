@@ -112,12 +112,102 @@ def test_jit_compiled_training_and_save_load(tmp_path, layer):
 @pytest.mark.parametrize("layer", LAYERS)
 def test_compiled_sampler_matches_the_python_loop(layer):
     model = _pixelrnn(layer, (3, 4, 1), 3)
-    compiled = model.sample(3, seed=11)
+    compiled = model.sample(3, seed=11, cached=False)
     assert tuple(compiled.shape) == (3, 3, 4, 1)
     np.testing.assert_array_equal(compiled, sampling.sample_python_loop(model, 3, seed=11))
-    assert not np.array_equal(compiled, model.sample(3, seed=12))
+    assert not np.array_equal(compiled, model.sample(3, seed=12, cached=False))
+
+
+def test_only_the_row_lstm_has_a_cached_sampler():
+    row, diagonal = _pixelrnn("row", (3, 4, 1), 3), _pixelrnn("diagonal", (3, 4, 1), 3)
+    assert row.supports_cached_sampling and not diagonal.supports_cached_sampling
+    # The default sampler of the Row LSTM is the cached one.
+    np.testing.assert_array_equal(row.sample(2, seed=4), sampling.sample_cached(row, 2, seed=4))
     with pytest.raises(ValueError, match="cached"):
-        model.sample(2, cached=True)
+        diagonal.sample(2, cached=True)
+    with pytest.raises(ValueError, match="Received: layer='diagonal'"):
+        diagonal.cache_init(2)
+
+
+def _teacher_forced_cache_logits(model, x):
+    """Logits from the cache hooks, fed the given image pixel by pixel (as the sampler)."""
+    height, width, channels = model.data_shape
+    pad = model.cache_pad()
+    values = model.preprocess(x).numpy()  # (n, H, W, C) in [-1, 1]
+    state = model.cache_init(len(x))
+    logits = np.zeros(x.shape + (model.levels,))
+    for i in range(height):
+        state = model.cache_row(state, tf.constant(i))
+        for j in range(width):
+            for c in range(channels):
+                state, out = model.cache_pixel(state, tf.constant(i), tf.constant(j))
+                logits[:, i, j, c] = out[:, c].numpy()
+                image = state["x"].numpy()
+                image[i + pad, j + pad, :, c] = values[:, i, j, c]
+                state = {**state, "x": tf.constant(image)}
+    return logits
+
+
+@pytest.mark.parametrize(
+    "shape,config",
+    [
+        ((4, 5, 1), {}),
+        ((3, 4, 3), {"first_kernel": 5}),
+        ((5, 4, 1), {"kernel_size": 5, "num_layers": 3}),
+    ],
+)
+def test_row_lstm_cache_gives_the_full_pass_logits(shape, config):
+    # Every logit the cached sampler sees equals the full pass's logit at that
+    # position, for an image fed in raster order (stronger than comparing samples).
+    model = _pixelrnn("row", shape, 4, **config)
+    x = np.random.default_rng(3).integers(0, 4, (3,) + shape).astype(np.float32)
+    cached = _teacher_forced_cache_logits(model, x)
+    full = logits_of(model, x)
+    assert np.abs(full).max() > 1e-3
+    np.testing.assert_allclose(cached, full, atol=1e-5)
+
+
+def _raster_scan(gates_in, kernel, reverse):
+    """A Diagonal BiLSTM direction as a raster-order recurrence, in NumPy.
+
+    State (i, j) from the input gates at (i, j), the state of its side neighbour
+    (i, j - 1) (forward) or (i, j + 1) (backward), and the hidden state at (i - 1, j).
+    """
+    batch, height, width, _ = gates_in.shape
+    units = kernel.shape[1]
+    h = np.zeros((batch, height + 1, width + 2, units))  # zero row above, zero column each side
+    c = np.zeros_like(h)
+
+    def sigmoid(v):
+        return 1 / (1 + np.exp(-v))
+
+    for i in range(height):
+        for j in reversed(range(width)) if reverse else range(width):
+            side = j + 2 if reverse else j  # padded column of the side neighbour
+            gates = gates_in[:, i, j] + h[:, i, j + 1] @ kernel[0] + h[:, i + 1, side] @ kernel[1]
+            o, f, g_in, g = np.split(gates, 4, axis=-1)
+            c[:, i + 1, j + 1] = sigmoid(f) * c[:, i + 1, side] + sigmoid(g_in) * np.tanh(g)
+            h[:, i + 1, j + 1] = sigmoid(o) * np.tanh(c[:, i + 1, j + 1])
+    return h[:, 1:, 1 : width + 1]
+
+
+def test_diagonal_bilstm_scans_are_raster_order_recurrences():
+    # The claim of DiagonalBiLSTM's docstring: the skewed scans only link a pixel to
+    # its side and upper neighbours, and the output of row i uses the backward map
+    # of row i - 1 only, so a row-incremental cache is possible.
+    keras.utils.set_random_seed(0)
+    layer = DiagonalBiLSTM(8)
+    x = np.random.default_rng(0).normal(size=(2, 5, 6, 4)).astype(np.float32)
+    out = layer(x).numpy()
+    forward = _raster_scan(
+        layer.forward_input(x).numpy(), layer.forward_state.numpy(), reverse=False
+    )
+    backward = _raster_scan(
+        layer.backward_input(x).numpy(), layer.backward_state.numpy(), reverse=True
+    )
+    shifted = np.pad(backward[:, :-1], [(0, 0), (1, 0), (0, 0), (0, 0)])  # row i-1 -> row i
+    assert np.abs(backward).max() > 1e-2 and np.abs(forward).max() > 1e-2
+    np.testing.assert_allclose(out, forward + shifted, atol=1e-5)
 
 
 def test_graph_mode_forward_under_xla_matches_eager():

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from genkeras.models import sampling
 from genkeras.models.pixelcnn import GatedPixelCNN, PixelCNN
+from genkeras.models.pixelrnn import PixelRNN
 
 
 def _model(kind, shape=(4, 5, 1), levels=3, **config):
@@ -14,6 +15,9 @@ def _model(kind, shape=(4, 5, 1), levels=3, **config):
     if kind == "pixelcnn":
         config = {"filters": 12, "num_blocks": 2, **config}
         return PixelCNN(shape, levels=levels, config=config).build_from_shape()
+    if kind == "row":  # PixelRNN with Row LSTM layers
+        config = {"layer": "row", "filters": 6, "num_layers": 2, "first_kernel": 3, **config}
+        return PixelRNN(shape, levels=levels, config=config).build_from_shape()
     config = {"filters": 6, "num_layers": 3, **config}
     return GatedPixelCNN(shape, levels=levels, config=config, num_classes=4).build_from_shape()
 
@@ -48,10 +52,16 @@ def test_same_seed_same_images_other_seed_other_images(kind):
         ("gated", (4, 5, 1), {}),
         ("gated", (3, 4, 3), {"first_kernel": 5}),
         ("gated", (4, 5, 1), {"conditional": True}),
+        ("row", (4, 5, 1), {}),
+        ("row", (3, 4, 3), {"first_kernel": 5}),
+        ("row", (5, 4, 1), {"kernel_size": 5, "num_layers": 3}),
     ],
 )
 def test_cached_sampler_equals_uncached_and_python_loop(kind, shape, config):
     model = _model(kind, shape, 4, **config)
+    # Random-init logits are nearly flat, so the Gumbel noise alone would decide most
+    # draws: sharpen them so that a wrong cached logit changes the images.
+    model.out_logits.kernel.assign(10.0 * model.out_logits.kernel)
     cached = sampling.sample_cached(model, 5, seed=9, labels=tf.constant([0, 1, 2, 3, 0]))
     compiled = sampling.sample_compiled(model, 5, seed=9, labels=tf.constant([0, 1, 2, 3, 0]))
     loop = sampling.sample_python_loop(model, 5, seed=9, labels=tf.constant([0, 1, 2, 3, 0]))
@@ -60,8 +70,9 @@ def test_cached_sampler_equals_uncached_and_python_loop(kind, shape, config):
     assert len(np.unique(cached.numpy())) > 1
 
 
-def test_cached_sampler_is_the_default_and_xla_compiles():
-    model = _model("gated")
+@pytest.mark.parametrize("kind", ["gated", "row"])
+def test_cached_sampler_is_the_default_and_xla_compiles(kind):
+    model = _model(kind)
     np.testing.assert_array_equal(model.sample(3, seed=1), model.sample(3, seed=1, cached=True))
     np.testing.assert_array_equal(
         model.sample(3, seed=1, jit_compile=True),

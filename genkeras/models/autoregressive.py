@@ -69,7 +69,9 @@ class AutoregressiveModel(GenerativeModel):
         "cached": "Use the cached incremental sampler.",
         "jit_compile": "XLA-compile the sampling loop.",
     }
-    #: Whether :meth:`cache_init` / :meth:`cache_row` / :meth:`cache_pixel` exist.
+    #: Whether :meth:`cache_init` / :meth:`cache_row` / :meth:`cache_pixel` exist. A
+    #: subclass whose answer depends on its config overrides it with a property
+    #: (PixelRNN: Row LSTM yes, Diagonal BiLSTM no).
     supports_cached_sampling = False
 
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):

@@ -21,8 +21,16 @@ The model: a ``7 x 7`` type-A masked convolution, ``num_layers`` recurrent
 layers with residual connections (``x + 1x1(lstm(x))``), then two ``1 x 1``
 masked convolutions to logits ``(H, W, C, levels)``. The recurrences are
 ``tf.scan`` loops over rows / diagonals, so the model trains under
-``tf.function`` and XLA. Sampling uses the compiled loop of
-:mod:`genkeras.models.sampling` (one full pass per sub-pixel).
+``tf.function`` and XLA.
+
+Sampling runs in one compiled loop (:mod:`genkeras.models.sampling`). With
+Row LSTM layers it uses the cached incremental sampler by default
+(:func:`~genkeras.models.sampling.sample_cached`): the state-to-state gates of
+row ``i`` depend on rows ``< i`` only, so they are computed once when the row
+starts, and each pixel computes only its own ``1 x k`` input-to-state gates,
+cell update and ``1 x 1`` layers -- the same images as the full pass for a
+seed. With Diagonal BiLSTM layers it runs the full pass (the whole network per
+sub-pixel); :class:`DiagonalBiLSTM` says why.
 
 References:
 
@@ -50,6 +58,11 @@ def _lstm_update(gates, c_prev):
     return tf.sigmoid(o) * tf.tanh(c), c
 
 
+def _scatter_column(buf, j, value):
+    """Writes ``value`` ``(batch, F)`` into column ``j`` of a ``(W, batch, F)`` row buffer."""
+    return tf.tensor_scatter_nd_update(buf, tf.reshape(j, (1, 1)), value[None])
+
+
 def _check_units(units, data_channels):
     if int(units) < 1 or int(units) % int(data_channels):
         raise ValueError(
@@ -61,6 +74,12 @@ def _check_units(units, data_channels):
 @keras.saving.register_keras_serializable(package="genkeras")
 class RowLSTM(keras.layers.Layer):
     """Row LSTM of PixelRNN: a row-by-row LSTM with 1-D convolutional transitions.
+
+    Row ``i``'s gates are ``input_to_state(x)[i] + state_gates(h[i - 1])``: a
+    ``1 x k`` type-B masked convolution of the input row (columns ``<= j``) and a
+    ``k``-wide convolution of the row above's hidden state (:meth:`state_gates`).
+    The second term is known once row ``i - 1`` is, which is what the cached
+    sampler of :class:`PixelRNN` uses.
 
     Args:
         units: Hidden-state features (a multiple of ``data_channels``).
@@ -96,23 +115,33 @@ class RowLSTM(keras.layers.Layer):
             initializer="glorot_uniform",
         )
 
+    def state_gates(self, h_prev):
+        """State-to-state part of the gates: a 1-D ``"same"`` convolution of the row above.
+
+        Used by :meth:`call` for every row and, once per row, by the cached sampler.
+
+        Args:
+            h_prev: ``(batch, W, units)``, the hidden state of the row above.
+
+        Returns:
+            ``(batch, W, 4 * units)``.
+        """
+        width, half = h_prev.shape[1], self.kernel_size // 2
+        padded = tf.pad(h_prev, [[0, 0], [half, half], [0, 0]])
+        taps = [  # one matmul per tap (XLA-friendly)
+            tf.einsum("bwu,uv->bwv", padded[:, tap : tap + width], self.state_to_state[tap])
+            for tap in range(self.kernel_size)
+        ]
+        return tf.add_n(taps)
+
     def call(self, x):
         gates_in = self.input_to_state(x)  # (batch, H, W, 4u)
         rows = tf.transpose(gates_in, (1, 0, 2, 3))  # (H, batch, W, 4u)
         zeros = tf.zeros_like(rows[0][..., : self.units])  # (batch, W, u)
 
-        width, half = x.shape[2], self.kernel_size // 2
-
         def step(carry, row_gates):
             h_prev, c_prev = carry  # (batch, W, u): the row above
-            # 1-D "same" convolution over the row above, one matmul per tap (XLA-friendly).
-            padded = tf.pad(h_prev, [[0, 0], [half, half], [0, 0]])
-            gates = row_gates
-            for tap in range(self.kernel_size):
-                gates = gates + tf.einsum(
-                    "bwu,uv->bwv", padded[:, tap : tap + width], self.state_to_state[tap]
-                )
-            return _lstm_update(gates, c_prev)
+            return _lstm_update(row_gates + self.state_gates(h_prev), c_prev)
 
         hs, _ = tf.scan(step, rows, initializer=(zeros, zeros))  # (H, batch, W, u)
         return tf.transpose(hs, (1, 0, 2, 3))
@@ -153,6 +182,24 @@ def unskew(x, width):
 @keras.saving.register_keras_serializable(package="genkeras")
 class DiagonalBiLSTM(keras.layers.Layer):
     """Diagonal BiLSTM of PixelRNN: skewed diagonal scans in both directions.
+
+    Sampling: a :class:`PixelRNN` with these layers has no cached sampler and
+    samples with the full pass (the whole network over the image per sub-pixel).
+    That is a gap in the implementation, not a limit of the layer. Unskewed, both
+    scans are raster-order recurrences (``tests/test_pixelrnn.py`` checks it):
+    the forward state at ``(i, j)`` is a function of the input gates at
+    ``(i, j)``, the hidden and cell state at ``(i, j - 1)`` and the hidden state
+    at ``(i - 1, j)``. The skew only lets one scan step compute a whole
+    diagonal at once; it links no other pixels. The backward state at ``(i, j)``
+    uses ``(i, j + 1)`` and ``(i - 1, j)``, so it sees row ``i`` to the right of
+    ``j``. But the output of row ``i`` uses only the backward map of row
+    ``i - 1`` (the one-row shift), which depends on rows ``< i``. A
+    row-incremental cache would therefore work: per pixel, one forward cell
+    step per layer; when row ``i`` starts, one right-to-left scan of ``W``
+    backward cell steps per layer (in layer order) over the finished row
+    ``i - 1``. That is two cell steps per pixel and layer, where the Row LSTM
+    cache takes one. This cache has not been written yet;
+    :meth:`PixelRNN.cache_pixel` is the pattern to follow.
 
     Args:
         units: Hidden-state features (a multiple of ``data_channels``).
@@ -266,3 +313,101 @@ class PixelRNN(AutoregressiveModel):
             h = h + project(lstm(h))  # residual connection
         out = self.out_logits(keras.ops.relu(self.out_hidden(keras.ops.relu(h))))
         return self.logits_to_output(out)  # (batch, H, W, C, levels)
+
+    # -- cached incremental sampling (Row LSTM only) ------------------------------------
+    # A Row LSTM's gates at (i, j) are K_is ⊛ (its input, row i, columns <= j) plus
+    # K_ss ⊛ (its hidden state, row i - 1, columns j - k//2 .. j + k//2). The second
+    # term depends on rows < i only, so it is computed for the whole row when row i
+    # starts (cache_row); the first term, the cell update and the 1x1 layers are
+    # computed one pixel at a time (cache_pixel). Row buffers are (W, batch, features).
+    @property
+    def supports_cached_sampling(self) -> bool:
+        """``True`` for the Row LSTM, ``False`` for the Diagonal BiLSTM (full pass only)."""
+        return self.cfg.layer == "row"
+
+    def cache_pad(self):
+        """Padding of the image buffer (``first_kernel // 2``)."""
+        return self.cfg.first_kernel // 2
+
+    def cache_init(self, n, labels=None):
+        """Zero buffers: the padded image, and per Row LSTM its input row and state rows.
+
+        Args:
+            n: Number of images.
+            labels: Unused (PixelRNN is not class-conditional).
+
+        Returns:
+            The sampler state, a dict of tensors:
+
+            * ``"x"`` -- ``(H + 2p, W + 2p, n, C)`` the image in ``[-1, 1]``, zero-padded;
+            * ``"inputs"`` -- per layer ``(W + k - 1, n, filters)``: the layer's input
+              on the current row, padded by ``k // 2`` columns on each side;
+            * ``"h"``, ``"c"`` -- per layer ``(W, n, units)``: hidden and cell state of
+              the current row (until overwritten, of the row above);
+            * ``"c_above"``, ``"state_gates"`` -- per layer, the row above's cell state
+              and its state-to-state gates ``(W, n, 4 units)``, set by :meth:`cache_row`.
+
+        Raises:
+            ValueError: For a Diagonal BiLSTM model.
+        """
+        if not self.supports_cached_sampling:
+            raise ValueError(
+                "Only the Row LSTM has a cached sampler; the Diagonal BiLSTM samples with "
+                f"the full pass. Received: layer={self.cfg.layer!r}"
+            )
+        a = self.cache_pad()
+        state = {"x": tf.zeros((self.height + 2 * a, self.width + 2 * a, n, self.channels))}
+        state["inputs"] = [
+            tf.zeros((self.width + 2 * (lstm.kernel_size // 2), n, self.cfg.filters))
+            for lstm, _ in self.recurrent
+        ]
+        for key, size in (("h", 1), ("c", 1), ("c_above", 1), ("state_gates", 4)):
+            state[key] = [
+                tf.zeros((self.width, n, size * lstm.units)) for lstm, _ in self.recurrent
+            ]
+        return state
+
+    def cache_row(self, state, i):
+        """Starts row ``i``: the state-to-state gates from row ``i - 1`` (all columns).
+
+        Args:
+            state: The sampler state; ``"h"`` and ``"c"`` hold row ``i - 1``
+                (zeros for ``i = 0``, as the full pass's initial state).
+            i: Row index (unused: the buffers already hold the row above).
+
+        Returns:
+            The state with ``"state_gates"`` and ``"c_above"`` for row ``i``.
+        """
+        gates = []
+        for (lstm, _), h in zip(self.recurrent, state["h"]):
+            h_above = tf.transpose(h, (1, 0, 2))  # (n, W, u)
+            gates.append(tf.transpose(lstm.state_gates(h_above), (1, 0, 2)))  # (W, n, 4u)
+        return {**state, "state_gates": gates, "c_above": list(state["c"])}
+
+    def cache_pixel(self, state, i, j):
+        """Computes every layer at ``(i, j)`` only; returns ``(state, logits (n, C, L))``.
+
+        Called once per channel of the pixel; each call recomputes ``(i, j)`` from
+        the image as sampled so far and overwrites that column of the row buffers.
+        """
+        k0 = self.cfg.first_kernel
+        x_buf = state["x"]
+        n = tf.shape(x_buf)[2]
+        patch = tf.slice(x_buf, [i, j, 0, 0], [k0, k0, n, self.channels])
+        h = self.input_conv.apply_patch(patch)  # (n, filters)
+        inputs, hs, cs = list(state["inputs"]), list(state["h"]), list(state["c"])
+        for layer, (lstm, project) in enumerate(self.recurrent):
+            k = lstm.kernel_size
+            inputs[layer] = _scatter_column(inputs[layer], j + k // 2, h)
+            # Columns j - k//2 .. j + k//2; those right of j hold stale values of an
+            # earlier row, multiplied by the zero taps of the type-B mask.
+            patch = tf.slice(inputs[layer], [j, 0, 0], [k, n, self.cfg.filters])[None]
+            gates = lstm.input_to_state.apply_patch(patch)  # (n, 4u)
+            gates = gates + tf.gather(state["state_gates"][layer], j)
+            h_lstm, c = _lstm_update(gates, tf.gather(state["c_above"][layer], j))  # (n, u)
+            hs[layer] = _scatter_column(hs[layer], j, h_lstm)
+            cs[layer] = _scatter_column(cs[layer], j, c)
+            h = h + project.apply_vector(h_lstm)  # residual connection
+        out = self.out_logits.apply_vector(tf.nn.relu(self.out_hidden.apply_vector(tf.nn.relu(h))))
+        logits = tf.transpose(tf.reshape(out, (n, self.levels, self.channels)), (0, 2, 1))
+        return {**state, "inputs": inputs, "h": hs, "c": cs}, logits

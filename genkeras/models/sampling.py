@@ -10,11 +10,12 @@ it are implemented here, all giving **the same images for the same seed**:
 * :func:`sample_compiled` -- the whole loop over positions is one ``tf.while_loop``
   inside one ``tf.function`` (optionally XLA-compiled): one call, no Python in
   the loop. Still a full forward pass over the image per step.
-* :func:`sample_cached` -- the cached incremental sampler for convolutional
-  models, in the spirit of [1]: each layer keeps a buffer of its past activations
-  and each step computes only the activations at the new position (the Gated
-  PixelCNN computes its vertical stack once per row). The work per step drops
-  from ``O(H W)`` convolution positions to ``O(1)``.
+* :func:`sample_cached` -- the cached incremental sampler, in the spirit of
+  [1]: each layer keeps a buffer of its past activations and each step computes
+  only the activations at the new position (the Gated PixelCNN computes its
+  vertical stack once per row, the PixelRNN's Row LSTM its state-to-state gates
+  from the row above). The work per step drops from ``O(H W)`` positions to
+  ``O(1)`` (plus ``O(W)`` once per row).
 
 Randomness: the value at flat position ``t`` (raster order, channels inner) is
 ``argmax_l(logits_l / T + g_l)`` with Gumbel noise ``g = -log(-log u)`` (the
@@ -253,8 +254,9 @@ def _cached_loop(model, n, seed, temperature, labels):
 def sample_cached(model, n, seed=None, temperature=1.0, labels=None, jit_compile=False):
     """Samples with per-layer activation caches: only the new position is computed.
 
-    Needs a model with ``supports_cached_sampling`` (PixelCNN, Gated PixelCNN).
-    Gives the same images as :func:`sample_compiled` for the same seed.
+    Needs a model with ``supports_cached_sampling`` (PixelCNN, Gated PixelCNN,
+    PixelRNN with Row LSTM layers). Gives the same images as
+    :func:`sample_compiled` for the same seed.
 
     Args:
         model: A model implementing ``cache_init``/``cache_row``/``cache_pixel``.
