@@ -1,44 +1,48 @@
 """
-Title: The GAN minimax game: saturating vs non-saturating generator losses
-Author: the genkeras developers
-Date created: 2026/11/25
-Last modified: 2026/11/25
-Description: Write the GAN objective as two cross-entropies, measure why the minimax
-    generator loss saturates where D(G(z)) is near 0, and train both losses on the ring.
-Accelerator: None (CPU, about two minutes; GENKERAS_EXAMPLE_QUICK=1 takes seconds)
+The GAN minimax game: saturating vs non-saturating generator losses
+===================================================================
+
+Write the GAN objective as two cross-entropies, measure why the minimax generator loss
+saturates where D(G(z)) is near 0, and train both losses on the ring.
+
+:Author: the genkeras developers
+:Date created: 2026/11/25
+:Last modified: 2026/11/25
+:Accelerator: None (CPU, about two minutes; ``GENKERAS_EXAMPLE_QUICK=1`` takes seconds)
 """
 
-"""
-## Introduction
+# %%
+# Introduction
+# ------------
+#
+# A GAN [1] pits a generator ``G(z)`` against a discriminator ``D(x) = sigmoid(l(x))``
+# in the minimax game
+#
+# .. math::
+#
+#    \min_G \max_D\ V(D, G) = \mathbb E_x[\log D(x)] + \mathbb E_z[\log(1 - D(G(z)))]
+#    \qquad (1)
+#
+# For a fixed ``G``, the best discriminator is ``D*(x) = p_data(x) / (p_data(x) + p_G(x))``
+# and ``V(D*, G) = 2·JSD(p_data ‖ p_G) − log 4``, so the generator minimises a
+# Jensen-Shannon divergence. In code, ``D`` minimises a binary cross-entropy with
+# real target 1 and fake target 0. The generator, literally following (1),
+# minimises ``log(1 − D(G(z)))`` -- the *minimax* (saturating) loss. Goodfellow et
+# al. note that early in training, when ``D`` confidently rejects every sample,
+# this loss is flat; they suggest maximising ``log D(G(z))`` instead -- the
+# *non-saturating* loss, with the same fixed point.
+#
+# This example measures that claim three ways: on the logit itself, through the
+# genkeras GAN's networks, and in training on the 8-Gaussian ring.
+#
+# **References**
+#
+# * [1] Goodfellow et al. Generative Adversarial Nets. NeurIPS 2014.
+#   https://arxiv.org/abs/1406.2661
 
-A GAN [1] pits a generator `G(z)` against a discriminator `D(x) = sigmoid(l(x))`
-in the minimax game
-
-```
-min_G max_D  V(D, G) = E_x[log D(x)] + E_z[log(1 − D(G(z)))].        (1)
-```
-
-For a fixed `G`, the best discriminator is `D*(x) = p_data(x) / (p_data(x) + p_G(x))`
-and `V(D*, G) = 2·JSD(p_data ‖ p_G) − log 4`, so the generator minimises a
-Jensen-Shannon divergence. In code, `D` minimises a binary cross-entropy with
-real target 1 and fake target 0. The generator, literally following (1),
-minimises `log(1 − D(G(z)))` -- the *minimax* (saturating) loss. Goodfellow et
-al. note that early in training, when `D` confidently rejects every sample,
-this loss is flat; they suggest maximising `log D(G(z))` instead -- the
-*non-saturating* loss, with the same fixed point.
-
-This example measures that claim three ways: on the logit itself, through the
-genkeras GAN's networks, and in training on the 8-Gaussian ring.
-
-References:
-
-[1]: Goodfellow et al. Generative Adversarial Nets. NeurIPS 2014.
-     https://arxiv.org/abs/1406.2661
-"""
-
-"""
-## Setup
-"""
+# %%
+# Setup
+# -----
 
 import os
 
@@ -64,16 +68,16 @@ os.makedirs(OUT, exist_ok=True)
 EPOCHS = 1 if QUICK else 15
 SEED = 0
 
-"""
-## 1. The gradient on the logit
-
-With `D(G(z)) = sigmoid(l)`:
-
-* minimax: `d/dl log(1 − sigmoid(l)) = −sigmoid(l)`, which goes to 0 as `D(G(z)) → 0`;
-* non-saturating: `d/dl −log sigmoid(l) = −(1 − sigmoid(l))`, which goes to −1.
-
-We let autodiff compute both over a range of `D(G(z))`.
-"""
+# %%
+# 1. The gradient on the logit
+# ----------------------------
+#
+# With ``D(G(z)) = sigmoid(l)``:
+#
+# * minimax: ``d/dl log(1 − sigmoid(l)) = −sigmoid(l)``, which goes to 0 as ``D(G(z)) → 0``;
+# * non-saturating: ``d/dl −log sigmoid(l) = −(1 − sigmoid(l))``, which goes to −1.
+#
+# We let autodiff compute both over a range of ``D(G(z))``.
 
 d_values = np.linspace(0.001, 0.999, 200).astype("float32")
 logits = tf.Variable(np.log(d_values / (1 - d_values)))
@@ -91,13 +95,13 @@ for d in (0.001, 0.01, 0.5):
         f"non-saturating {grads['non-saturating'][i]:.4f}"
     )
 
-"""
-## 2. Through the networks
-
-The same happens to the generator's parameters. We build a genkeras GAN on the
-ring, make its discriminator reject everything (head bias −10, so
-`D(G(z)) ≈ 5·10⁻⁵`), and compare the norm of the generator's gradient.
-"""
+# %%
+# 2. Through the networks
+# -----------------------
+#
+# The same happens to the generator's parameters. We build a genkeras GAN on the
+# ring, make its discriminator reject everything (head bias −10, so
+# ``D(G(z)) ≈ 5·10⁻⁵``), and compare the norm of the generator's gradient.
 
 spec = data.load("ring")
 keras.utils.set_random_seed(SEED)
@@ -116,13 +120,13 @@ for loss in ("minimax", "non-saturating"):
     )
 print(f"ratio non-saturating / minimax: {norms['non-saturating'] / norms['minimax']:.0f}x")
 
-"""
-## 3. Training both on the ring
-
-`training.run("gan", ...)` is what `genkeras run gan --loss minimax` runs. We
-train both losses with the same seed and budget and report the mode coverage
-(2,500 samples, VEEGAN protocol, see `genkeras.metrics.mode_coverage`).
-"""
+# %%
+# 3. Training both on the ring
+# ----------------------------
+#
+# ``training.run("gan", ...)`` is what ``genkeras run gan --loss minimax`` runs. We
+# train both losses with the same seed and budget and report the mode coverage
+# (2,500 samples, VEEGAN protocol, see ``genkeras.metrics.mode_coverage``).
 
 root = tempfile.mkdtemp(prefix="gan_losses_")
 results = {}
@@ -166,15 +170,15 @@ fig.tight_layout()
 fig.savefig(os.path.join(OUT, "gan_losses.png"), dpi=80)
 print(f"\nfigure written to {os.path.abspath(os.path.join(OUT, 'gan_losses.png'))}")
 
-"""
-## What to take away
-
-* Where the discriminator wins (`D(G(z)) → 0`), the minimax generator gradient
-  is `sigmoid(l)` -- thousands of times smaller than the non-saturating one --
-  which is why every practical GAN, genkeras's default included, uses
-  `−log D(G(z))`.
-* Both losses have the same fixed point; with a discriminator that does not win
-  outright (as on the ring with equal learning rates) the minimax GAN still
-  trains, just with weaker early gradients. `benchmarks/mode_coverage.py`
-  compares both over several seeds.
-"""
+# %%
+# What to take away
+# -----------------
+#
+# * Where the discriminator wins (``D(G(z)) → 0``), the minimax generator gradient
+#   is ``sigmoid(l)`` -- thousands of times smaller than the non-saturating one --
+#   which is why every practical GAN, genkeras's default included, uses
+#   ``−log D(G(z))``.
+# * Both losses have the same fixed point; with a discriminator that does not win
+#   outright (as on the ring with equal learning rates) the minimax GAN still
+#   trains, just with weaker early gradients. ``benchmarks/mode_coverage.py``
+#   compares both over several seeds.

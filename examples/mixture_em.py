@@ -1,57 +1,66 @@
 """
-Title: Gaussian mixtures and EM: responsibilities, closed-form updates, monotone likelihood
-Author: the genkeras developers
-Date created: 2026/11/25
-Last modified: 2026/11/25
-Description: Write one EM iteration from the lecture's equations with TFP, check it against
-    genkeras.mixture.GaussianMixture, watch the ellipses converge, and pick K by BIC.
-Accelerator: None (CPU, under a minute; GENKERAS_EXAMPLE_QUICK=1 takes seconds)
+Gaussian mixtures and EM: responsibilities, closed-form updates, monotone likelihood
+====================================================================================
+
+Write one EM iteration from the lecture's equations with TFP, check it against
+genkeras.mixture.GaussianMixture, watch the ellipses converge, and pick K by BIC.
+
+:Author: the genkeras developers
+:Date created: 2026/11/25
+:Last modified: 2026/11/25
+:Accelerator: None (CPU, under a minute; ``GENKERAS_EXAMPLE_QUICK=1`` takes seconds)
 """
 
-"""
-## Introduction
+# %%
+# Introduction
+# ------------
+#
+# A Gaussian mixture is the simplest latent-variable model: pick a component
+# ``z ~ Categorical(π)``, then draw ``x | z=k ~ N(μ_k, Σ_k)``, so
+#
+# .. math::
+#
+#    p(x) = \sum_k \pi_k\, \mathcal N(x \mid \mu_k, \Sigma_k).
+#
+# Maximising ``Σ_i log p(x_i)`` directly is awkward (a log of a sum), but if we
+# knew each point's component it would be easy. Expectation-maximisation [1]
+# alternates between guessing the components softly and refitting:
+#
+# .. math::
+#
+#    \text{E-step:}\quad r_{ik} = q(z_i = k)
+#    = \frac{\pi_k \mathcal N(x_i \mid \mu_k, \Sigma_k)}
+#    {\sum_l \pi_l \mathcal N(x_i \mid \mu_l, \Sigma_l)} \qquad (1)
+#
+# .. math::
+#
+#    \text{M-step:}\quad N_k = \sum_i r_{ik},\quad \pi_k = \frac{N_k}{N},\quad
+#    \mu_k = \frac{1}{N_k} \sum_i r_{ik} x_i,\quad
+#    \Sigma_k = \frac{1}{N_k} \sum_i r_{ik} (x_i - \mu_k)(x_i - \mu_k)^\top \qquad (2)
+#
+# Each iteration maximises a lower bound on the log-likelihood that touches it
+# at the current parameters (the E-step makes ``q`` the exact posterior, so the
+# ELBO's KL gap is zero), hence the log-likelihood can never decrease. The VAE
+# uses the same bound with a continuous ``z`` and an *approximate* posterior.
+#
+# ``genkeras.mixture.GaussianMixture`` runs (1)–(2) in log space inside one
+# compiled ``tf.while_loop``, and gives back the fit as a TFP
+# ``MixtureSameFamily`` of ``MultivariateNormalTriL``.
+# ``genkeras run gmm --dataset ring --components 8`` does the same from the command line.
+#
+# **References**
+#
+# * [1] Dempster, Laird & Rubin. Maximum Likelihood from Incomplete Data via the EM
+#   Algorithm. JRSS-B 1977.
+# * [2] Bishop. Pattern Recognition and Machine Learning, chapter 9. Springer 2006.
+# * [3] Schwarz. Estimating the dimension of a model. Annals of Statistics 1978.
 
-A Gaussian mixture is the simplest latent-variable model: pick a component
-`z ~ Categorical(π)`, then draw `x | z=k ~ N(μ_k, Σ_k)`, so
-
-```
-p(x) = Σ_k π_k N(x | μ_k, Σ_k).
-```
-
-Maximising `Σ_i log p(x_i)` directly is awkward (a log of a sum), but if we
-knew each point's component it would be easy. Expectation-maximisation [1]
-alternates between guessing the components softly and refitting:
-
-```
-E-step:  r_ik = q(z_i = k) = π_k N(x_i|μ_k,Σ_k) / Σ_l π_l N(x_i|μ_l,Σ_l)      (1)
-M-step:  N_k = Σ_i r_ik,   π_k = N_k / N,   μ_k = Σ_i r_ik x_i / N_k,
-         Σ_k = Σ_i r_ik (x_i − μ_k)(x_i − μ_k)ᵀ / N_k                           (2)
-```
-
-Each iteration maximises a lower bound on the log-likelihood that touches it
-at the current parameters (the E-step makes `q` the exact posterior, so the
-ELBO's KL gap is zero), hence the log-likelihood can never decrease. The VAE
-uses the same bound with a continuous `z` and an *approximate* posterior.
-
-`genkeras.mixture.GaussianMixture` runs (1)–(2) in log space inside one
-compiled `tf.while_loop`, and gives back the fit as a TFP
-`MixtureSameFamily` of `MultivariateNormalTriL`. `genkeras run gmm --dataset
-ring --components 8` does the same from the command line.
-
-References:
-
-[1]: Dempster, Laird & Rubin. Maximum Likelihood from Incomplete Data via the EM
-     Algorithm. JRSS-B 1977.
-[2]: Bishop. Pattern Recognition and Machine Learning, chapter 9. Springer 2006.
-[3]: Schwarz. Estimating the dimension of a model. Annals of Statistics 1978.
-"""
-
-"""
-## Setup
-
-`GENKERAS_EXAMPLE_QUICK=1` shrinks the run so the test suite can execute this
-file in seconds; `GENKERAS_EXAMPLE_OUT` is the folder the figures go to.
-"""
+# %%
+# Setup
+# -----
+#
+# ``GENKERAS_EXAMPLE_QUICK=1`` shrinks the run so the test suite can execute this
+# file in seconds; ``GENKERAS_EXAMPLE_OUT`` is the folder the figures go to.
 
 import os
 
@@ -77,12 +86,12 @@ OUT = os.environ.get("GENKERAS_EXAMPLE_OUT", ".")
 os.makedirs(OUT, exist_ok=True)
 SEED = 0
 
-"""
-## Data
-
-Three elongated, overlapping clusters in 2-D: round-ish k-means clusters would
-fit them badly, a full-covariance mixture should not.
-"""
+# %%
+# Data
+# ----
+#
+# Three elongated, overlapping clusters in 2-D: round-ish k-means clusters would
+# fit them badly, a full-covariance mixture should not.
 
 rng = np.random.default_rng(SEED)
 true_means = np.array([[-2.0, 0.0], [2.0, 1.0], [0.0, 3.0]])
@@ -101,13 +110,13 @@ x_test = np.stack(
 )
 print(f"{n} training points in {x.shape[1]}-D from 3 components")
 
-"""
-## One EM iteration, by hand
-
-Start from a deliberately poor guess, build the mixture with TFP and write
-equations (1) and (2) directly. The E-step works with log-densities and a
-log-sum-exp, so no density underflows even far from every component.
-"""
+# %%
+# One EM iteration, by hand
+# -------------------------
+#
+# Start from a deliberately poor guess, build the mixture with TFP and write
+# equations (1) and (2) directly. The E-step works with log-densities and a
+# log-sum-exp, so no density underflows even far from every component.
 
 w0 = np.full(3, 1 / 3)
 m0 = np.array([[-1.0, -1.0], [1.0, -1.0], [0.0, 1.0]])
@@ -136,11 +145,10 @@ w1, m1, c1 = m_step(resp, x)
 _, ll1 = e_step(w1, m1, c1, x)
 print(f"mean log-likelihood: {float(ll0):.4f} -> {float(ll1):.4f} after one iteration")
 
-"""
-The library's compiled loop must land on exactly the same parameters after one
-iteration from the same start (it streams the sufficient statistics in chunks
-and accumulates them around the current means, but the algebra is the same).
-"""
+# %%
+# The library's compiled loop must land on exactly the same parameters after one
+# iteration from the same start (it streams the sufficient statistics in chunks
+# and accumulates them around the current means, but the algebra is the same).
 
 one = GaussianMixture(
     3, max_iter=1, tol=0.0, weights_init=w0, means_init=m0, covariances_init=c0, dtype="float64"
@@ -150,15 +158,15 @@ print(
     f"max |Σ_hand − Σ_genkeras| = {np.max(np.abs(c1.numpy() - one.covariances_)):.2e}"
 )
 
-"""
-## Watching EM converge, and a log-likelihood that never falls
-
-The same start, stopped after 0, 1, 3, ... iterations: the ellipses (1 and 2
-Mahalanobis units) drift, stretch and rotate onto the clusters. A run to
-convergence records `history_`, the mean training log-likelihood before every
-M-step and after the last. EM's guarantee is that this sequence never
-decreases; we check it rather than trust it.
-"""
+# %%
+# Watching EM converge, and a log-likelihood that never falls
+# -----------------------------------------------------------
+#
+# The same start, stopped after 0, 1, 3, ... iterations: the ellipses (1 and 2
+# Mahalanobis units) drift, stretch and rotate onto the clusters. A run to
+# convergence records ``history_``, the mean training log-likelihood before every
+# M-step and after the last. EM's guarantee is that this sequence never
+# decreases; we check it rather than trust it.
 
 gm = GaussianMixture(
     3, max_iter=100, tol=1e-8, weights_init=w0, means_init=m0, covariances_init=c0, dtype="float64"
@@ -228,10 +236,9 @@ plots.gmm_ellipses(
     title="fitted mixture (ellipses at 1 and 2 Mahalanobis units)",
 )
 
-"""
-The fitted model is a TFP distribution: its `log_prob` is the same number the
-library's compiled E-step reports, and it can sample.
-"""
+# %%
+# The fitted model is a TFP distribution: its ``log_prob`` is the same number the
+# library's compiled E-step reports, and it can sample.
 
 dist = gm.distribution
 print(
@@ -241,15 +248,15 @@ print(
 print("true weights   ", np.round(true_weights, 3))
 print("fitted weights ", np.round(np.sort(gm.weights_)[::-1], 3))
 
-"""
-## Covariance structure and the number of components
-
-scikit-learn's four covariance types are all here: `full` (a matrix per
-component), `tied` (one shared matrix), `diag` (axis-aligned) and `spherical`
-(one variance per component). The Bayesian information criterion
-`BIC = −2 log L + p log N` [3] trades the fit against the number of free
-parameters `p`; lower is better. On the 8-Gaussian ring, BIC should point at 8.
-"""
+# %%
+# Covariance structure and the number of components
+# -------------------------------------------------
+#
+# scikit-learn's four covariance types are all here: ``full`` (a matrix per
+# component), ``tied`` (one shared matrix), ``diag`` (axis-aligned) and ``spherical``
+# (one variance per component). The Bayesian information criterion
+# ``BIC = −2 log L + p log N`` [3] trades the fit against the number of free
+# parameters ``p``; lower is better. On the 8-Gaussian ring, BIC should point at 8.
 
 print("\n| covariance | test log-lik | BIC (train) |")
 print("| --- | ---: | ---: |")
@@ -277,14 +284,14 @@ fig.tight_layout()
 fig.savefig(os.path.join(OUT, "bic.png"), dpi=80)
 plt.close(fig)
 
-"""
-## Takeaways
-
-* The E-step is Bayes' rule for the latent component; in log space it is a
-  log-sum-exp. The M-step is a weighted maximum-likelihood fit.
-* EM never lowers the log-likelihood: each step maximises a bound that is tight
-  at the current parameters. It can still stop in a local optimum -- hence
-  k-means initialisation and `n_init` restarts.
-* The VAE keeps the same bound but replaces the exact posterior with an
-  encoder, because for a neural decoder the E-step has no closed form.
-"""
+# %%
+# Takeaways
+# ---------
+#
+# * The E-step is Bayes' rule for the latent component; in log space it is a
+#   log-sum-exp. The M-step is a weighted maximum-likelihood fit.
+# * EM never lowers the log-likelihood: each step maximises a bound that is tight
+#   at the current parameters. It can still stop in a local optimum -- hence
+#   k-means initialisation and ``n_init`` restarts.
+# * The VAE keeps the same bound but replaces the exact posterior with an
+#   encoder, because for a neural decoder the E-step has no closed form.

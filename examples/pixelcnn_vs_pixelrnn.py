@@ -1,47 +1,50 @@
 """
-Title: PixelCNN vs PixelRNN: likelihood, training speed and the cost of sampling
-Author: the genkeras developers
-Date created: 2026/11/25
-Last modified: 2026/11/25
-Description: Train PixelCNN, Gated PixelCNN and PixelRNN (Row LSTM, Diagonal BiLSTM) on
-    binarized digits with the same budget, compare test bits/dim and speed, and time
-    sequential sampling with a compiled loop and with a cached incremental sampler.
-Accelerator: None (CPU, a few minutes; GENKERAS_EXAMPLE_QUICK=1 takes under a minute)
+PixelCNN vs PixelRNN: likelihood, training speed and the cost of sampling
+=========================================================================
+
+Train PixelCNN, Gated PixelCNN and PixelRNN (Row LSTM, Diagonal BiLSTM) on binarized
+digits with the same budget, compare test bits/dim and speed, and time sequential
+sampling with a compiled loop and with a cached incremental sampler.
+
+:Author: the genkeras developers
+:Date created: 2026/11/25
+:Last modified: 2026/11/25
+:Accelerator: None (CPU, a few minutes; ``GENKERAS_EXAMPLE_QUICK=1`` takes under a minute)
 """
 
-"""
-## Introduction
+# %%
+# Introduction
+# ------------
+#
+# The lecture's comparison of the two autoregressive families [1, 2]:
+#
+# * **PixelRNN** (Row LSTM, Diagonal BiLSTM) conditions every pixel on a large
+#   context through recurrences; training is slower because the recurrence over
+#   rows or diagonals is sequential.
+# * **PixelCNN** uses masked convolutions: every conditional is computed in
+#   parallel during training, so it trains faster, but its receptive field is
+#   bounded and has a blind spot; it models the data somewhat worse.
+# * **Gated PixelCNN** [2] adds gated units and the vertical/horizontal stacks and
+#   closes most of the gap.
+# * For all of them **sampling is sequential**: one step per pixel. A cached
+#   sampler [3] reuses each layer's past activations so a step costs one pixel's
+#   worth of work, not an image's.
+#
+# We train the four models with the same data, epochs, batch size and seed, and
+# measure both claims. ``benchmarks/autoregressive.py`` runs the larger version.
+#
+# **References**
+#
+# * [1] van den Oord, Kalchbrenner & Kavukcuoglu. Pixel Recurrent Neural Networks.
+#   ICML 2016. https://arxiv.org/abs/1601.06759
+# * [2] van den Oord et al. Conditional Image Generation with PixelCNN Decoders.
+#   NeurIPS 2016. https://arxiv.org/abs/1606.05328
+# * [3] Ramachandran et al. Fast Generation for Convolutional Autoregressive
+#   Models. ICLR 2017 workshop. https://arxiv.org/abs/1704.06001
 
-The lecture's comparison of the two autoregressive families [1, 2]:
-
-* **PixelRNN** (Row LSTM, Diagonal BiLSTM) conditions every pixel on a large
-  context through recurrences; training is slower because the recurrence over
-  rows or diagonals is sequential.
-* **PixelCNN** uses masked convolutions: every conditional is computed in
-  parallel during training, so it trains faster, but its receptive field is
-  bounded and has a blind spot; it models the data somewhat worse.
-* **Gated PixelCNN** [2] adds gated units and the vertical/horizontal stacks and
-  closes most of the gap.
-* For all of them **sampling is sequential**: one step per pixel. A cached
-  sampler [3] reuses each layer's past activations so a step costs one pixel's
-  worth of work, not an image's.
-
-We train the four models with the same data, epochs, batch size and seed, and
-measure both claims. `benchmarks/autoregressive.py` runs the larger version.
-
-References:
-
-[1]: van den Oord, Kalchbrenner & Kavukcuoglu. Pixel Recurrent Neural Networks.
-     ICML 2016. https://arxiv.org/abs/1601.06759
-[2]: van den Oord et al. Conditional Image Generation with PixelCNN Decoders.
-     NeurIPS 2016. https://arxiv.org/abs/1606.05328
-[3]: Ramachandran et al. Fast Generation for Convolutional Autoregressive
-     Models. ICLR 2017 workshop. https://arxiv.org/abs/1704.06001
-"""
-
-"""
-## Setup
-"""
+# %%
+# Setup
+# -----
 
 import os
 import time
@@ -73,12 +76,12 @@ variants = {
     "PixelRNN Diagonal BiLSTM": (PixelRNN, {"layer": "diagonal", "filters": WIDTH}),
 }
 
-"""
-## Train each model with the same budget
-
-The loss is the exact negative log-likelihood; `evaluation_metrics` reports it
-on the test split in nats per image and bits per dimension.
-"""
+# %%
+# Train each model with the same budget
+# -------------------------------------
+#
+# The loss is the exact negative log-likelihood; ``evaluation_metrics`` reports it
+# on the test split in nats per image and bits per dimension.
 
 results, models = {}, {}
 for name, (cls, config) in variants.items():
@@ -108,13 +111,13 @@ for name, (cls, config) in variants.items():
         f"{results[name][2]:,} parameters"
     )
 
-"""
-## Sampling: compiled loop vs cached incremental sampler
-
-`sample_compiled` runs a full forward pass per pixel inside one `tf.while_loop`;
-`sample_cached` (PixelCNN models only) computes only the new pixel's
-activations. Both draw the same images for a seed.
-"""
+# %%
+# Sampling: compiled loop vs cached incremental sampler
+# -----------------------------------------------------
+#
+# ``sample_compiled`` runs a full forward pass per pixel inside one ``tf.while_loop``;
+# ``sample_cached`` (PixelCNN models only) computes only the new pixel's
+# activations. Both draw the same images for a seed.
 
 
 def timed(fn):
@@ -146,15 +149,15 @@ path = plots.image_grid(
 )
 print("wrote", path)
 
-"""
-## What the numbers say
-
-Compare the bits/dim column with the lecture's claims: PixelRNN models the data
-better than PixelCNN, and gating closes the gap; PixelCNN trains fastest. On
-8x8 digits with a short budget the differences are small and can go either way --
-`benchmarks/autoregressive.py` reports a longer run. Sampling is sequential for
-all four; the cached sampler removes the redundant work of the convolutional
-models.
-"""
+# %%
+# What the numbers say
+# --------------------
+#
+# Compare the bits/dim column with the lecture's claims: PixelRNN models the data
+# better than PixelCNN, and gating closes the gap; PixelCNN trains fastest. On
+# 8x8 digits with a short budget the differences are small and can go either way --
+# ``benchmarks/autoregressive.py`` reports a longer run. Sampling is sequential for
+# all four; the cached sampler removes the redundant work of the convolutional
+# models.
 best = min(results, key=lambda n: results[n][0])
 print(f"best test bits/dim: {best} ({results[best][0]:.4f})")

@@ -1,42 +1,45 @@
 """
-Title: Writing a genkeras plugin: a new GAN stabilizer, registered and used
-Author: the genkeras developers
-Date created: 2026/11/25
-Last modified: 2026/11/25
-Description: Implement the drift penalty of Karras et al. as a stabilizer, register it
-    in-process, train a GAN with it from the registry, and reload the saved model.
-Accelerator: None (CPU, about a minute; GENKERAS_EXAMPLE_QUICK=1 takes seconds)
+Writing a genkeras plugin: a new GAN stabilizer, registered and used
+====================================================================
+
+Implement the drift penalty of Karras et al. as a stabilizer, register it in-process,
+train a GAN with it from the registry, and reload the saved model.
+
+:Author: the genkeras developers
+:Date created: 2026/11/25
+:Last modified: 2026/11/25
+:Accelerator: None (CPU, about a minute; ``GENKERAS_EXAMPLE_QUICK=1`` takes seconds)
 """
 
-"""
-## Introduction
+# %%
+# Introduction
+# ------------
+#
+# genkeras finds its components -- model families, GAN stabilizers, datasets --
+# in three registries (``genkeras.registry.models``, ``.stabilizers``, ``.datasets``).
+# Every built-in gets there through an entry point in genkeras's own ``setup.cfg``,
+# and a third-party plugin takes exactly the same path. For experiments there is
+# a shorter one: register the component *in-process* with a decorator. That is
+# what this example does; the last section shows the three lines that turn the
+# same class into an installable plugin (the complete, tested version of such a
+# distribution is ``plugins/genkeras-spectral-norm/``).
+#
+# The stabilizer we write is the *drift penalty* of progressive GANs [1,
+# Appendix A.1]: a small term ``ε · E_x[l(x)²]`` added to the discriminator's loss,
+# where ``l(x)`` is the discriminator's logit on real data. Karras et al. use it
+# to keep an unbounded critic's outputs from drifting away from zero; in a
+# standard GAN the sigmoid already bounds ``D(x)``, so here the penalty is mostly a
+# vehicle for the mechanics -- we print what it does rather than promise an
+# effect.
+#
+# **References**
+#
+# * [1] Karras, Aila, Laine & Lehtinen. Progressive Growing of GANs for Improved
+#   Quality, Stability, and Variation. ICLR 2018. https://arxiv.org/abs/1710.10196
 
-genkeras finds its components -- model families, GAN stabilizers, datasets --
-in three registries (`genkeras.registry.models`, `.stabilizers`, `.datasets`).
-Every built-in gets there through an entry point in genkeras's own `setup.cfg`,
-and a third-party plugin takes exactly the same path. For experiments there is
-a shorter one: register the component *in-process* with a decorator. That is
-what this example does; the last section shows the three lines that turn the
-same class into an installable plugin (the complete, tested version of such a
-distribution is `plugins/genkeras-spectral-norm/`).
-
-The stabilizer we write is the *drift penalty* of progressive GANs [1,
-Appendix A.1]: a small term `ε · E_x[l(x)²]` added to the discriminator's loss,
-where `l(x)` is the discriminator's logit on real data. Karras et al. use it
-to keep an unbounded critic's outputs from drifting away from zero; in a
-standard GAN the sigmoid already bounds `D(x)`, so here the penalty is mostly a
-vehicle for the mechanics -- we print what it does rather than promise an
-effect.
-
-References:
-
-[1]: Karras, Aila, Laine & Lehtinen. Progressive Growing of GANs for Improved
-     Quality, Stability, and Variation. ICLR 2018. https://arxiv.org/abs/1710.10196
-"""
-
-"""
-## Setup
-"""
+# %%
+# Setup
+# -----
 
 import os
 
@@ -65,29 +68,37 @@ os.makedirs(OUT, exist_ok=True)
 EPOCHS = 1 if QUICK else 20
 BATCH = 512 if QUICK else 128
 
-"""
-## The stabilizer API
-
-A stabilizer is a `keras.layers.Layer` subclass of
-`genkeras.stabilizers.base.Stabilizer` that overrides only the hooks it needs.
-All hooks run inside the GAN's compiled `train_step`, so they must be
-graph-safe: TensorFlow ops only, no NumPy, no Python `if` on tensor values.
-
-| hook | what it may do |
-| --- | --- |
-| `discriminator_loss(ctx)` / `generator_loss(ctx)` | return a scalar added to that player's loss |
-| `discriminator_input(x, step, training)` | change what `D` sees (instance noise) |
-| `build_features(dim)`, `transform_features(f, training)` | add layers before `D`'s head |
-| `setup(gan)`, `after_discriminator_step(gan)`, `after_step(gan)` | keep and update state |
-| `tracked(ctx)` with `tracked_keys` | extra values shown in the progress bar and history |
-
-`ctx` is a `StabilizerContext` with the real and fake batches, the
-discriminator's trunk features and logits for both, the step counter and the
-GAN itself. Constructor arguments become the options of the stabilizer's spec
-string (`"drift-penalty:epsilon=0.01"`), and every stabilizer accepts
-`weight`. Registering the class as a Keras serializable (with `get_config`)
-lets a GAN trained with it be saved and reloaded.
-"""
+# %%
+# The stabilizer API
+# ------------------
+#
+# A stabilizer is a ``keras.layers.Layer`` subclass of
+# ``genkeras.stabilizers.base.Stabilizer`` that overrides only the hooks it needs.
+# All hooks run inside the GAN's compiled ``train_step``, so they must be
+# graph-safe: TensorFlow ops only, no NumPy, no Python ``if`` on tensor values.
+#
+# .. list-table::
+#    :header-rows: 1
+#
+#    * - hook
+#      - what it may do
+#    * - ``discriminator_loss(ctx)`` / ``generator_loss(ctx)``
+#      - return a scalar added to that player's loss
+#    * - ``discriminator_input(x, step, training)``
+#      - change what ``D`` sees (instance noise)
+#    * - ``build_features(dim)``, ``transform_features(f, training)``
+#      - add layers before ``D``'s head
+#    * - ``setup(gan)``, ``after_discriminator_step(gan)``, ``after_step(gan)``
+#      - keep and update state
+#    * - ``tracked(ctx)`` with ``tracked_keys``
+#      - extra values shown in the progress bar and history
+#
+# ``ctx`` is a ``StabilizerContext`` with the real and fake batches, the
+# discriminator's trunk features and logits for both, the step counter and the
+# GAN itself. Constructor arguments become the options of the stabilizer's spec
+# string (``"drift-penalty:epsilon=0.01"``), and every stabilizer accepts
+# ``weight``. Registering the class as a Keras serializable (with ``get_config``)
+# lets a GAN trained with it be saved and reloaded.
 
 
 @genkeras.registry.stabilizers.register("drift-penalty")
@@ -123,12 +134,11 @@ class DriftPenalty(Stabilizer):
         return {**super().get_config(), "epsilon": self.epsilon}
 
 
-"""
-The decorator put the class in the registry under the name `drift-penalty`,
-next to the built-ins and any installed plugins. In-process entries have no
-distribution; entry-point plugins show theirs (this is what `genkeras plugins`
-prints).
-"""
+# %%
+# The decorator put the class in the registry under the name ``drift-penalty``,
+# next to the built-ins and any installed plugins. In-process entries have no
+# distribution; entry-point plugins show theirs (this is what ``genkeras plugins``
+# prints).
 
 entry = genkeras.registry.stabilizers.entry("drift-penalty")
 print(f"registered stabilizers: {', '.join(genkeras.registry.stabilizers.names())}")
@@ -137,16 +147,16 @@ print(
     f"from {entry.distribution or 'in-process code'}: {entry.summary}"
 )
 
-"""
-## Train a GAN with it
-
-`training.run("gan", options={"stabilizers": (...)})` is the Python form of
-`genkeras run gan --stabilizer drift-penalty:epsilon=0.05`. The GAN looks the
-name up in the registry, builds the stabilizer from the spec string, adds its
-loss term and tracks it as `drift_penalty_d`, plus our tracked value as
-`drift_penalty_real_logit`. For comparison we train the same GAN, same seed,
-without it, on the 8-Gaussian ring.
-"""
+# %%
+# Train a GAN with it
+# -------------------
+#
+# ``training.run("gan", options={"stabilizers": (...)})`` is the Python form of
+# ``genkeras run gan --stabilizer drift-penalty:epsilon=0.05``. The GAN looks the
+# name up in the registry, builds the stabilizer from the spec string, adds its
+# loss term and tracks it as ``drift_penalty_d``, plus our tracked value as
+# ``drift_penalty_real_logit``. For comparison we train the same GAN, same seed,
+# without it, on the 8-Gaussian ring.
 
 spec = data.load("ring")
 run_root = tempfile.mkdtemp(prefix="write_a_plugin_")
@@ -166,12 +176,11 @@ for epoch, (term, logit) in enumerate(
 ):
     print(f"| {epoch} | {term:.4f} | {logit:.3f} |")
 
-"""
-After training we look at the discriminator's logits on held-out real points
-for both runs (the penalty acts on `mean l(x)²`, i.e. on both the mean and the
-spread of the logits) and at the mode coverage of 2,500 samples (modes within
-three standard deviations of a sample; the ring has 8).
-"""
+# %%
+# After training we look at the discriminator's logits on held-out real points
+# for both runs (the penalty acts on ``mean l(x)²``, i.e. on both the mean and the
+# spread of the logits) and at the mode coverage of 2,500 samples (modes within
+# three standard deviations of a sample; the ring has 8).
 
 x_test = tf.constant(spec.x_test, tf.float32)  # (2500, 2)
 logits = {
@@ -204,14 +213,14 @@ fig.tight_layout()
 fig.savefig(os.path.join(OUT, "plugin_drift_penalty.png"), dpi=80)
 plt.close(fig)
 
-"""
-## Saving and reloading
-
-`training.run` saved the trained GAN as `model.keras`. Because the class is
-registered as a Keras serializable, `keras.saving.load_model` (safe mode on)
-rebuilds it -- stabilizer included -- and the reloaded generator produces the
-same samples.
-"""
+# %%
+# Saving and reloading
+# --------------------
+#
+# ``training.run`` saved the trained GAN as ``model.keras``. Because the class is
+# registered as a Keras serializable, ``keras.saving.load_model`` (safe mode on)
+# rebuilds it -- stabilizer included -- and the reloaded generator produces the
+# same samples.
 
 reloaded = keras.saving.load_model(os.path.join(drift.run_dir, "model.keras"))
 print(f"\nreloaded stabilizers: {[type(s).__name__ for s in reloaded.stabilizer_layers]}")
@@ -221,32 +230,32 @@ same = np.allclose(
 print(f"reloaded model samples equal the original's: {same}")
 shutil.rmtree(run_root, ignore_errors=True)
 
-"""
-## From a class in a script to an installable plugin
-
-To publish the stabilizer, put the class in a module of your own distribution
-and add, in that distribution's `setup.cfg`, an entry point in the group
-`genkeras.stabilizers` (models go in `genkeras.models`, datasets in
-`genkeras.datasets`):
-
-```ini
-[options.entry_points]
-genkeras.stabilizers =
-    drift-penalty = my_plugin:drift_penalty
-```
-
-where `my_plugin/__init__.py` holds only a light handle, so that
-`genkeras list` can show the plugin without importing TensorFlow:
-
-```python
-from genkeras.registry import Lazy
-
-drift_penalty = Lazy("my_plugin.stabilizer:DriftPenalty",
-                     "Drift penalty (Karras et al. 2018) on D's real logits.")
-```
-
-After `pip install`, `genkeras plugins` lists it with its distribution and
-version (or, if its import fails, with the error -- a broken plugin never
-breaks the others), and `genkeras run gan --stabilizer drift-penalty` uses it.
-`GENKERAS_DISABLE_PLUGIN_AUTOLOAD=1` turns entry-point discovery off.
-"""
+# %%
+# From a class in a script to an installable plugin
+# -------------------------------------------------
+#
+# To publish the stabilizer, put the class in a module of your own distribution
+# and add, in that distribution's ``setup.cfg``, an entry point in the group
+# ``genkeras.stabilizers`` (models go in ``genkeras.models``, datasets in
+# ``genkeras.datasets``):
+#
+# .. code-block:: ini
+#
+#    [options.entry_points]
+#    genkeras.stabilizers =
+#        drift-penalty = my_plugin:drift_penalty
+#
+# where ``my_plugin/__init__.py`` holds only a light handle, so that
+# ``genkeras list`` can show the plugin without importing TensorFlow:
+#
+# .. code-block:: python
+#
+#    from genkeras.registry import Lazy
+#
+#    drift_penalty = Lazy("my_plugin.stabilizer:DriftPenalty",
+#                         "Drift penalty (Karras et al. 2018) on D's real logits.")
+#
+# After ``pip install``, ``genkeras plugins`` lists it with its distribution and
+# version (or, if its import fails, with the error -- a broken plugin never
+# breaks the others), and ``genkeras run gan --stabilizer drift-penalty`` uses it.
+# ``GENKERAS_DISABLE_PLUGIN_AUTOLOAD=1`` turns entry-point discovery off.
