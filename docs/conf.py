@@ -1,18 +1,35 @@
 """Sphinx configuration for the genkeras documentation.
 
-Build it with ``tox -e docs`` (HTML with warnings as errors, nitpicky
-cross-references, then a link check of every link inside the site). The build
-needs no network: the figures are PNGs committed under ``_static/figures/``,
-made by ``python docs/make_figures.py`` from the examples (see
-``docs/figures.md``), and autodoc imports genkeras (and so TensorFlow) locally.
+Build it with ``tox -e docs``: sphinx-gallery runs every ``examples/*.py`` in
+quick mode (``GENKERAS_EXAMPLE_QUICK=1``, tiny epochs) and renders it with its
+figures and ``.py``/``.ipynb`` downloads, the HTML is built with warnings as
+errors, and ``docs/check_site.py`` checks the result (no CDN, MathJax bundled,
+notebooks, CLI options intact). The build needs no network: MathJax is copied
+into ``_static`` by ``sphinx-mathjax-offline``, there is no intersphinx, and the
+figures are made on this machine by the examples (or, for the few that need a
+full-mode run, are committed PNGs under ``_static/figures/``; see
+``docs/figures.md``).
+
+A plain ``sphinx-build docs OUT`` runs the gallery in quick mode too; set
+``GENKERAS_EXAMPLE_QUICK=0`` to execute the examples in full (about an hour on
+a laptop CPU). The executed gallery is cached in ``docs/auto_examples``: an
+unchanged example is not run again, and switching between quick and full mode
+starts the gallery afresh.
 """
 
 import os
+import pathlib
+import shutil
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
-sys.path.insert(0, os.path.abspath(".."))
+os.environ.setdefault("GENKERAS_EXAMPLE_QUICK", "1")
+DOCS = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(DOCS.parent))
+sys.path.insert(0, str(DOCS))  # gallery_hooks
+
+from sphinx.transforms import SphinxTransform  # noqa: E402
 
 import genkeras  # noqa: E402
 
@@ -25,12 +42,29 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # copies MathJax 3 into _static/mathjax: math renders offline
     "sphinx.ext.viewcode",
     "sphinx_click",
+    "sphinx_copybutton",
+    "sphinx_gallery.gen_gallery",
     "myst_parser",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = [
+    "_build",
+    "Thumbs.db",
+    ".DS_Store",
+    # docs/examples.md is the gallery's entry page (thumbnails grouped by chapter),
+    # so sphinx-gallery's own generated index of the same thumbnails is not built.
+    "auto_examples/index.rst",
+]
+templates_path = ["_templates"]
+
+# Smart quotes turn ``--`` into an en dash. In the chapters' prose that is the
+# dash the authors meant, but in click's help text on the CLI page it breaks every
+# option ("genkeras run vae –epochs 5" fails when pasted into a shell), so they are
+# off for the pages listed here (see ``_NoSmartQuotes`` below).
+NO_SMARTQUOTES = {"cli"}
 
 # -- MyST (Markdown) -------------------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
@@ -57,9 +91,24 @@ def _plain_attribute_docstrings(app, what, name, obj, options, lines):
         lines[:0] = ["..", ""]
 
 
+class _NoSmartQuotes(SphinxTransform):
+    """Turns smart quotes off for the documents in ``NO_SMARTQUOTES``.
+
+    Runs just before Sphinx's ``SphinxSmartQuotes`` (priority 750), which skips a
+    document whose ``settings.smart_quotes`` is False.
+    """
+
+    default_priority = 740
+
+    def apply(self, **kwargs):
+        if self.env.docname in NO_SMARTQUOTES:
+            self.document.settings.smart_quotes = False
+
+
 def setup(app):
-    """Registers the docstring hook before napoleon's (priority 500)."""
+    """Registers the docstring hook before napoleon's (priority 500) and the quotes switch."""
     app.connect("autodoc-process-docstring", _plain_attribute_docstrings, priority=400)
+    app.add_transform(_NoSmartQuotes)
 
 
 # -- cross-references ----------------------------------------------------------------------
@@ -83,13 +132,80 @@ nitpick_ignore_regex = [
 linkcheck_ignore = [r"https?://.*", r"mailto:.*"]
 linkcheck_anchors = True
 
-# -- HTML -----------------------------------------------------------------------------------
-html_theme = "alabaster"
-html_static_path = ["_static"]
-html_title = f"genkeras {release}"
-html_theme_options = {
-    "description": "The generative models of the cs231n lecture as real, tested Keras 3 code.",
-    "fixed_sidebar": True,
-    "page_width": "1200px",  # room for 100-column code listings
-    "sidebar_width": "230px",
+# -- the examples gallery (sphinx-gallery) --------------------------------------------------
+QUICK = os.environ["GENKERAS_EXAMPLE_QUICK"] not in ("", "0")
+_GALLERY = DOCS / "auto_examples"
+_MODE_FILE = _GALLERY / ".genkeras-mode"
+_MODE = "quick" if QUICK else "full"
+_EXAMPLES = sorted(p.stem for p in (DOCS.parent / "examples").glob("*.py"))
+# sphinx-gallery re-runs only examples whose source changed; a gallery executed in
+# the other mode is stale as a whole.
+if _MODE_FILE.exists() and _MODE_FILE.read_text().strip() != _MODE:
+    shutil.rmtree(_GALLERY)
+_GALLERY.mkdir(exist_ok=True)
+_MODE_FILE.write_text(_MODE + "\n")
+(_GALLERY / ".gitignore").write_text("*\n")  # generated: never committed
+
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"\.py$",  # execute every example
+    "image_scrapers": ("gallery_hooks.png_scraper",),
+    "reset_modules": ("matplotlib", "gallery_hooks.reset_example"),
+    "remove_config_comments": True,
+    "download_all_examples": True,
+    "show_memory": False,
+    "show_signature": False,
+    "line_numbers": False,
+    "capture_repr": (),  # examples print what they report; no stray reprs
+    "min_reported_time": 1,
+    "backreferences_dir": "auto_examples/backreferences",
+    "doc_module": ("genkeras",),
+    "write_computation_times": False,  # each example page shows its own running time
 }
+
+# -- HTML -----------------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_static_path = ["_static"]
+html_css_files = ["genkeras.css"]
+html_title = f"genkeras {release}"  # the navbar shows it on every page
+html_last_updated_fmt = None
+html_show_sourcelink = False
+html_theme_options = {
+    "navbar_align": "left",
+    "header_links_before_dropdown": 4,
+    "show_prev_next": True,
+    "show_toc_level": 2,
+    "navigation_with_keys": False,
+    # The in-page table of contents on every page; an example's downloads beside it.
+    "secondary_sidebar_items": {
+        "**": ["page-toc"],
+        **{f"auto_examples/{name}": ["page-toc", "sg_download_links"] for name in _EXAMPLES},
+    },
+    "footer_start": ["copyright"],
+    "footer_center": ["genkeras-version"],
+    "footer_end": ["sphinx-version", "theme-version"],
+    "pygments_light_style": "default",
+    "pygments_dark_style": "github-dark",
+}
+# The chapters and the examples have no sub-pages: no left sidebar, so that a
+# 100-column code listing fits the text column at 1280 px.
+html_sidebars = {
+    "index": [],
+    "autoregressive": [],
+    "vae": [],
+    "gans": [],
+    "examples": [],
+    "auto_examples/*": [],
+    "cli": [],
+    "results": [],
+    "figures": [],
+    "plugins": [],
+    "writing-a-plugin": [],
+}
+
+# sphinx-copybutton: copy commands without their prompts or the output below them.
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = False
+copybutton_exclude = ".linenos, .gp, .go"
