@@ -5,7 +5,7 @@ In the order the runner installs them, before the family's own
 
 * :class:`NaNWatch` -- ``TerminateOnNaN`` that remembers where a loss diverged,
   so the runner can say so;
-* ``keras.callbacks.CSVLogger`` -- ``history.csv``;
+* :class:`HistoryCSV` -- ``history.csv``, one row per epoch;
 * :class:`Checkpoint` -- the full training state after every epoch, atomically;
 * :class:`SampleGrid` -- ``samples.png`` and ``samples/epoch-NNN.png``.
 
@@ -23,7 +23,15 @@ import keras
 
 from genkeras import checkpoint
 
-__all__ = ["Checkpoint", "NaNWatch", "SampleGrid", "diverged", "write_samples"]
+__all__ = [
+    "Checkpoint",
+    "HistoryCSV",
+    "NaNWatch",
+    "SampleGrid",
+    "diverged",
+    "resume_history",
+    "write_samples",
+]
 
 
 def diverged(logs) -> bool:
@@ -59,6 +67,44 @@ def write_samples(model, spec, run_dir: str, seed: int, epoch: int | None = None
         os.makedirs(os.path.join(run_dir, "samples"), exist_ok=True)
         shutil.copyfile(path, os.path.join(run_dir, "samples", f"epoch-{epoch:03d}.png"))
     return written
+
+
+class HistoryCSV(keras.callbacks.CSVLogger):
+    """``keras.callbacks.CSVLogger`` whose ``epoch`` column counts epochs completed (1, 2, ...).
+
+    Every artefact of a run numbers epochs the same way: the row ``epoch = k``,
+    ``samples/epoch-00k.png``, the checkpoint's ``epoch`` and the x-axis of
+    ``curves.png`` all mean "after k epochs" (Keras's own ``epoch`` index is
+    ``k - 1``).
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Writes the row of the ``epoch + 1``-th epoch."""
+        super().on_epoch_end(epoch + 1, logs)
+
+
+def resume_history(path: str, epochs_done: int) -> None:
+    """Prepares ``history.csv`` for a run resumed after ``epochs_done`` epochs.
+
+    Rows of later epochs are dropped: a run killed after writing an epoch's
+    row but before its checkpoint trains that epoch again. A history whose
+    epochs count from 0 (genkeras 0.1.0) is renumbered to count from 1.
+    """
+    import csv
+
+    if not os.path.exists(path):
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if len(rows) < 2 or rows[0][:1] != ["epoch"]:
+        return
+    shift = 1 if rows[1][:1] == ["0"] else 0
+    body = [[str(int(r[0]) + shift)] + r[1:] for r in rows[1:] if r]
+    body = [r for r in body if int(r[0]) <= epochs_done]
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        csv.writer(f).writerows([rows[0]] + body)
+    os.replace(tmp, path)
 
 
 class Checkpoint(keras.callbacks.Callback):

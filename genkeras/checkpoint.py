@@ -11,6 +11,8 @@ a resumed run ends where an uninterrupted one does.
 
 Every file here is written beside its final name and moved into place with
 ``os.replace``, so an interruption never leaves a half-written file.
+:func:`check_writable` refuses a destination that cannot be written before any
+work starts.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from typing import Any
 
 import numpy as np
 
 __all__ = [
     "CHECKPOINT",
+    "check_writable",
     "has_checkpoint",
     "restore_checkpoint",
     "save_checkpoint",
@@ -50,6 +54,36 @@ def write_json(path: str, obj: Any) -> None:
         json.dump(obj, f, indent=2, sort_keys=True, default=_json_default)
         f.write("\n")
     os.replace(tmp, path)
+
+
+def check_writable(path: str, what: str, folder: bool = True) -> None:
+    """Raises ``OSError`` naming ``path`` and the reason if it cannot be written.
+
+    A folder that exists must accept a new file; a folder or file that does
+    not exist yet must be creatable in its nearest existing parent. The check
+    creates and removes a temporary entry there.
+
+    Args:
+        path: The destination.
+        what: How the user named it in messages (``"--out"``, ``"-o"``).
+        folder: Whether ``path`` is a folder (else a file).
+
+    Raises:
+        OSError: ``"<what> <path>: cannot write there (<reason>)."``
+    """
+    target = os.path.abspath(path)
+    probe_in = target if folder and os.path.isdir(target) else os.path.dirname(target)
+    while not os.path.exists(probe_in):
+        probe_in = os.path.dirname(probe_in)
+    try:
+        if not os.path.isdir(probe_in):
+            raise NotADirectoryError(20, f"{probe_in} is not a folder")
+        if not folder and os.path.isdir(target):
+            raise IsADirectoryError(21, "it is a folder")
+        shutil.rmtree(tempfile.mkdtemp(prefix=".genkeras-probe-", dir=probe_in))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise OSError(f"{what} {path}: cannot write there ({reason}).") from None
 
 
 def _slots(model):

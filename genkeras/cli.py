@@ -82,6 +82,10 @@ def _make_run_command(name: str, config_class) -> click.Command:
             _fail(exc, usage=True)
         except (FileNotFoundError, ImportError) as exc:
             _fail(exc, usage=False)
+        except OSError as exc:  # an unwritable --out
+            _fail(exc, usage=True)
+        if plan.resume:
+            click.echo(f"resuming {plan.out} after epoch {plan.done}, to epoch {plan.run.epochs}")
         try:  # options that only the built model can check (a stabilizer's) are usage errors
             net, start_epoch = training.build(plan)
         except ValueError as exc:
@@ -200,7 +204,7 @@ def evaluate(run_dir, batch_size, as_json):
     type=click.Path(dir_okay=False),
     default="samples.png",
     show_default=True,
-    help="PNG figure, or .npz for the raw arrays.",
+    help="A .png figure, or .npz for the raw arrays (key x).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
 @click.option(
@@ -222,6 +226,17 @@ def sample(run_dir, num, output, seed, label, temperature, mean):
     """Draw new samples from the saved run in RUN_DIR."""
     import numpy as np
 
+    from genkeras.checkpoint import check_writable
+
+    if not output.lower().endswith((".png", ".npz")):
+        raise click.UsageError(f"-o {output}: the output must be a .png figure or an .npz file.")
+    parent = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(parent):
+        raise click.UsageError(f"-o {output}: folder {parent} does not exist.")
+    try:
+        check_writable(output, "-o", folder=False)
+    except OSError as exc:
+        _fail(exc, usage=True)
     model, spec, _ = _load(run_dir)
     options = dict(model.display_options)
     for key, value in (("label", label), ("temperature", temperature), ("mean", mean)):
@@ -233,9 +248,6 @@ def sample(run_dir, num, output, seed, label, temperature, mean):
                 f"{flag} is not supported by this model ({type(model).__name__})."
             )
         options[key] = value
-    parent = os.path.dirname(os.path.abspath(output))
-    if not os.path.isdir(parent):
-        raise click.UsageError(f"-o {output}: folder {parent} does not exist.")
     try:
         x = model.sample(num, seed=seed, **options)
     except ValueError as exc:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -415,6 +416,11 @@ def load_npz(path: str) -> DataSpec:
         raise DataError(f"{source}: file not found.")
     if os.path.isdir(path):
         raise DataError(f"{source}: is a directory, not an .npz file.")
+    if not zipfile.is_zipfile(path):
+        raise DataError(
+            f"{source}: not a valid .npz file (an .npz is a zip archive of arrays, as "
+            "numpy.savez writes it)."
+        )
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}

@@ -155,6 +155,8 @@ class RunRecord:
         options: The model family's config fields.
         data: A summary of the data (:meth:`genkeras.data.DataSpec.summary`).
         genkeras_version: The version that wrote the run.
+        files: The family's own files the finished run wrote (its figures),
+            so ``--overwrite`` can remove exactly the run's files.
     """
 
     model: str
@@ -162,15 +164,17 @@ class RunRecord:
     options: dict[str, Any]
     data: dict[str, Any] | None = None
     genkeras_version: str | None = None
+    files: list[str] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON layout: ``model``, the run fields, ``options``, ``data``, version."""
+        """The JSON layout: ``model``, the run fields, ``options``, ``data``, version, files."""
         return {
             "model": self.model,
             **self.run.to_dict(),
             "options": dict(self.options),
             "data": self.data,
             "genkeras_version": self.genkeras_version,
+            "files": list(self.files),
         }
 
     @classmethod
@@ -197,6 +201,7 @@ class RunRecord:
             options=dict(values["options"]),
             data=values.get("data"),
             genkeras_version=values.get("genkeras_version"),
+            files=[str(f) for f in values.get("files") or []],
         )
 
     @classmethod

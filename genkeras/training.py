@@ -55,6 +55,7 @@ from typing import Any
 from genkeras import checkpoint as ckpt
 from genkeras import data as data_lib
 from genkeras import registry
+from genkeras.metrics import CLASSIFIER_FILE
 from genkeras.models.config import ModelConfig, config_from_dict
 from genkeras.run_config import CONFIG_FILE, STRATEGIES, RunConfig, RunRecord
 
@@ -117,6 +118,9 @@ class RunPlan:
         out: The run folder.
         resume: Whether the run continues ``out``.
         done: Epochs already trained (from the checkpoint when resuming).
+        overwrite: Whether ``out`` holds another run's files to replace.
+        new_folder: Whether ``out`` does not exist yet (a run that fails
+            before its first checkpoint removes it again).
     """
 
     model: str
@@ -126,9 +130,11 @@ class RunPlan:
     out: str
     resume: bool = False
     done: int = 0
+    overwrite: bool = False
+    new_folder: bool = False
 
-    def record(self) -> RunRecord:
-        """The run's ``config.json``."""
+    def record(self, files: Sequence[str] = ()) -> RunRecord:
+        """The run's ``config.json`` (``files``: the family figures it wrote)."""
         import genkeras
 
         return RunRecord(
@@ -137,7 +143,75 @@ class RunPlan:
             options=dataclasses.asdict(self.model_config),
             data=self.spec.summary(),
             genkeras_version=genkeras.__version__,
+            files=list(files),
         )
+
+
+# -- the run folder's own files ---------------------------------------------------------------
+#: Files and folders every run writes (``samples/`` only holds ``epoch-NNN.png``).
+RUN_FILES = (
+    CONFIG_FILE,
+    "history.csv",
+    "metrics.json",
+    "model.keras",
+    "model.tmp.keras",
+    "samples.png",
+    "curves.png",
+    ckpt.CHECKPOINT,
+    ckpt.CHECKPOINT + ".tmp",
+    ckpt.CHECKPOINT + ".old",
+    CLASSIFIER_FILE,  # the evaluation's cached classifier (GAN on labelled images)
+)
+#: What genkeras 0.1.0 runs wrote besides RUN_FILES (their config.json lists no files).
+LEGACY_FILES = (
+    "reconstructions.png",
+    "manifold.png",
+    "latent.png",
+    "receptive_field.png",
+    "ring.png",
+    "grid.png",
+    "modes.png",
+    "snapshots.png",
+    "ellipses.png",
+    "loglik.png",
+    "model.npz",
+)
+
+
+def clear_run_files(out: str) -> None:
+    """Removes the files a run wrote into ``out`` -- and nothing else of the folder.
+
+    The run's own files are :data:`RUN_FILES`, ``samples/epoch-*.png`` and the
+    family files its ``config.json`` lists (for runs of genkeras 0.1.0, which
+    listed none, the files those versions wrote).
+    """
+    import shutil
+
+    try:
+        family_files = RunRecord.read(out).files or list(LEGACY_FILES)
+    except (FileNotFoundError, ValueError):
+        family_files = list(LEGACY_FILES)
+    for name in (*RUN_FILES, *family_files):
+        path = os.path.join(out, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.exists(path):
+            os.remove(path)
+    samples = os.path.join(out, "samples")
+    if os.path.isdir(samples):
+        for name in os.listdir(samples):
+            if name.startswith("epoch-") and name.endswith(".png"):
+                os.remove(os.path.join(samples, name))
+        if not os.listdir(samples):
+            os.rmdir(samples)
+
+
+def _finished(out: str) -> bool:
+    """Whether ``out`` holds a finished run (metrics and a readable ``model.keras``)."""
+    import zipfile
+
+    model = os.path.join(out, "model.keras")
+    return os.path.exists(os.path.join(out, "metrics.json")) and zipfile.is_zipfile(model)
 
 
 # -- small helpers ------------------------------------------------------------------------
@@ -305,10 +379,10 @@ def plan_run(
     if resume is not None:
         run, options = _resume_settings(model, resume, fields, options)
         out, done = resume, _done_epochs(resume)
-        if run.epochs < done:
+        if run.epochs < done or (run.epochs == done and _finished(resume)):
             raise ValueError(
-                f"--resume {resume}: the run has already trained {done} epochs; ask for more "
-                f"with --epochs (more than {done})."
+                f"--resume {resume}: the run has already trained {done} epochs and asks for "
+                f"{run.epochs}: nothing to train. Ask for more with --epochs (more than {done})."
             )
     else:
         run = dataclasses.replace(config or RunConfig(), **fields)
@@ -317,12 +391,18 @@ def plan_run(
     model_config = config_from_dict(config_class, options)
     spec = data_lib.load(run.dataset, levels=run.levels, binarize=run.binarize)
     model_config.check_data(spec.shape, spec.levels, spec.num_classes)
+    model_config.check_values(spec)
     if config_class.full_batches:
         spec.check_batch_size(run.batch_size)
     if resume is None:
         out = out or new_run_dir(model, runs_root)
         _check_out(out, overwrite)
-    return RunPlan(model, run, model_config, spec, out, resume is not None, done)
+    ckpt.check_writable(out, "--resume" if resume else "--out")
+    new_folder = not os.path.exists(out)
+    replace = resume is None and overwrite and not new_folder
+    return RunPlan(
+        model, run, model_config, spec, out, resume is not None, done, replace, new_folder
+    )
 
 
 # -- 2. build ---------------------------------------------------------------------------------
@@ -365,34 +445,44 @@ def train(net, plan: RunPlan, start_epoch: int, callbacks: Sequence[Any] = (), v
     Raises:
         TrainingDivergedError: A logged value became NaN or infinite.
     """
-    import keras
 
     from genkeras import callbacks as run_callbacks
 
     run, spec, out = plan.run, plan.spec, plan.out
+    if plan.overwrite:
+        clear_run_files(out)
     os.makedirs(out, exist_ok=True)
     ckpt.write_json(os.path.join(out, CONFIG_FILE), plan.record().to_dict())
     nan_watch = run_callbacks.NaNWatch()
     history_path = os.path.join(out, "history.csv")
+    if start_epoch > 0:
+        run_callbacks.resume_history(history_path, start_epoch)
+        if not os.path.exists(os.path.join(out, "samples", f"epoch-{start_epoch:03d}.png")):
+            run_callbacks.write_samples(net, spec, out, run.seed, epoch=start_epoch)
     cbs = [
         nan_watch,
-        keras.callbacks.CSVLogger(history_path, append=start_epoch > 0),
+        run_callbacks.HistoryCSV(history_path, append=start_epoch > 0),
         run_callbacks.Checkpoint(out),
         run_callbacks.SampleGrid(spec, out, run.seed),
         *net.callbacks(out),
         *callbacks,
     ]
-    if start_epoch < run.epochs:
-        net.fit(
-            net.train_dataset(spec, run.batch_size, run.seed, start_epoch, run.epochs),
-            epochs=run.epochs,
-            initial_epoch=start_epoch,
-            steps_per_epoch=net.steps_per_epoch(spec, run.batch_size),
-            validation_data=net.test_dataset(spec, run.batch_size),
-            callbacks=cbs,
-            shuffle=False,
-            verbose=verbose,
-        )
+    try:
+        if start_epoch < run.epochs:
+            net.fit(
+                net.train_dataset(spec, run.batch_size, run.seed, start_epoch, run.epochs),
+                epochs=run.epochs,
+                initial_epoch=start_epoch,
+                steps_per_epoch=net.steps_per_epoch(spec, run.batch_size),
+                validation_data=net.test_dataset(spec, run.batch_size),
+                callbacks=cbs,
+                shuffle=False,
+                verbose=verbose,
+            )
+    except BaseException:
+        if start_epoch == 0 and not ckpt.has_checkpoint(out):
+            _remove_unstarted(plan)  # nothing worth keeping; a rerun must not be blocked
+        raise
     if nan_watch.diverged_at is not None:
         epoch, batch, name, value = nan_watch.diverged_at
         raise TrainingDivergedError(
@@ -401,6 +491,16 @@ def train(net, plan: RunPlan, start_epoch: int, callbacks: Sequence[Any] = (), v
             "--learning-rate."
         )
     return read_history(history_path)
+
+
+def _remove_unstarted(plan: RunPlan) -> None:
+    """Removes what a run that failed before its first checkpoint wrote."""
+    import shutil
+
+    if plan.new_folder:
+        shutil.rmtree(plan.out, ignore_errors=True)
+    else:
+        clear_run_files(plan.out)
 
 
 # -- 4. write the run folder ---------------------------------------------------------------
@@ -424,8 +524,9 @@ def write_run_folder(net, plan: RunPlan, history: dict[str, list[float]]) -> Run
     if history:
         title = f"{plan.model} on {spec.name}"
         plots.training_curves(history, os.path.join(out, "curves.png"), title=title)
-    net.write_figures(spec, out)
-    return RunResult(out, net, history, metrics, plan.record())
+    record = plan.record(files=net.write_figures(spec, out))
+    ckpt.write_json(os.path.join(out, CONFIG_FILE), record.to_dict())
+    return RunResult(out, net, history, metrics, record)
 
 
 def run(

@@ -96,7 +96,7 @@ def test_npz_missing_and_malformed_file(tmp_path):
         data.load(f"npz:{tmp_path / 'missing.npz'}")
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip file")
-    with pytest.raises(DataError, match="not a readable .npz"):
+    with pytest.raises(DataError, match="not a valid .npz"):
         data.load(f"npz:{junk}")
 
 

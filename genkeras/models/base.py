@@ -53,6 +53,68 @@ from genkeras.models.config import ModelConfig, config_from_dict
 
 __all__ = ["GenerativeModel", "MODEL_FILE"]
 
+
+def _recover_hint(run_dir: str) -> str:
+    from genkeras.run_config import RunRecord
+
+    try:
+        model = RunRecord.read(run_dir).model
+    except (OSError, ValueError):
+        model = "MODEL"
+    return (
+        f"The run's checkpoint holds its last epoch: `genkeras run {model} --resume {run_dir}` "
+        "writes model.keras again."
+    )
+
+
+def _archive_class(path: str) -> str:
+    """The class a ``.keras`` archive's ``config.json`` names (``"?"`` if unreadable)."""
+    import json
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+        return str(config.get("registered_name") or config.get("class_name") or "?")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return "?"
+
+
+def _load_model_file(path: str, cls, run_dir: str):
+    """``keras.saving.load_model(path, safe_mode=True)`` with messages a user can act on."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path} is corrupt or incomplete (not a .keras archive). {_recover_hint(run_dir)}"
+        )
+    held = _archive_class(path)
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except (zipfile.BadZipFile, EOFError, KeyError, OSError) as exc:
+        raise ValueError(
+            f"{path} is corrupt or incomplete ({type(exc).__name__}: {exc}). "
+            f"{_recover_hint(run_dir)}"
+        ) from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        if "safe_mode" in str(exc) or "Lambda" in str(exc):
+            raise ValueError(
+                f"{path} contains code (a Lambda layer or a Python function) and was not "
+                "loaded: genkeras never runs code from a model file. Retrain the run to "
+                "write a model.keras of plain layers."
+            ) from None
+        raise ValueError(
+            f"{run_dir}: config.json says the run trained a {cls.__name__}, but {path} "
+            f"holds a {held} and could not be loaded as one ({type(exc).__name__})."
+        ) from None
+    if not isinstance(model, cls):
+        raise ValueError(
+            f"{run_dir}: config.json says the run trained a {cls.__name__}, but {path} "
+            f"holds a {type(model).__name__} ({held})."
+        )
+    return model
+
+
 LN2 = math.log(2.0)
 #: The saved model's file name in a run folder.
 MODEL_FILE = "model.keras"
@@ -298,13 +360,17 @@ class GenerativeModel(keras.Model):
     def load_saved(cls, run_dir: str):
         """Loads the model a run saved in ``run_dir`` (default: ``model.keras``, safe mode).
 
+        Safe mode never runs code from the file. The model must be an instance
+        of this family.
+
         Raises:
             FileNotFoundError: If the run saved no model.
+            ValueError: If the file is corrupt, holds code, or holds another model.
         """
         path = os.path.join(run_dir, MODEL_FILE)
         if not os.path.exists(path):
             raise FileNotFoundError(f"{run_dir}: no {MODEL_FILE} (did the run finish?).")
-        return keras.saving.load_model(path, safe_mode=True)
+        return _load_model_file(path, cls, run_dir)
 
     @staticmethod
     def bits_per_dim(nats_per_example, num_dims: int):

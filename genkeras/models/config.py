@@ -126,6 +126,13 @@ class ModelConfig:
                 f"(its networks halve them with strided layers). Received: data_shape={shape}"
             )
 
+    def check_values(self, spec) -> None:
+        """Raises :class:`genkeras.data.DataError` if the data's values do not suit the family.
+
+        Called with the loaded :class:`genkeras.data.DataSpec` before training
+        (default: every value is fine).
+        """
+
     @classmethod
     def upgrade(cls, values: dict[str, Any]) -> dict[str, Any]:
         """Maps option names written by older versions to today's (default: unchanged)."""
@@ -160,6 +167,22 @@ class VAEConfig(ModelConfig):
     beta: float = option(1.0, "KL weight (1 = ELBO; other values = beta-VAE).", min=0)
     kl_warmup_steps: int = option(200, "Steps to ramp the KL weight from 0 to beta.", min=0)
     iwae_samples: int = option(1000, "Importance samples k for the IWAE bound.", min=1)
+
+    def check_values(self, spec) -> None:
+        """Continuous images must lie in ``[0, 1]``, the continuous Bernoulli's support."""
+        if spec.levels is not None or not spec.is_image:
+            return
+        from genkeras.data import DataError
+
+        for what, x in (("x_train", spec.x_train), ("x_test", spec.x_test)):
+            low, high = float(x.min()), float(x.max())
+            if low < 0.0 or high > 1.0:
+                raise DataError(
+                    f"{spec.name}: {what} has values in [{low:g}, {high:g}]. The VAE models "
+                    "continuous images with a continuous Bernoulli likelihood, defined on "
+                    "[0, 1]: scale the images to [0, 1] (8-bit images: divide by 255), or "
+                    "save them as integer levels."
+                )
 
 
 # -- GAN --------------------------------------------------------------------------------------
