@@ -146,6 +146,21 @@ _GALLERY.mkdir(exist_ok=True)
 _MODE_FILE.write_text(_MODE + "\n")
 (_GALLERY / ".gitignore").write_text("*\n")  # generated: never committed
 
+# The example pages are the only reStructuredText documents (the rest are MyST
+# Markdown, which rst_prolog does not touch): each says how it was executed.
+rst_prolog = (
+    """
+.. note::
+
+   This page was executed when these docs were built, in quick mode
+   (``GENKERAS_EXAMPLE_QUICK=1``: a few epochs and steps), so its numbers and figures
+   come from a tiny run. Run the script, or the notebook, without that variable for
+   the full experiment.
+"""
+    if QUICK
+    else ""
+)
+
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
@@ -188,21 +203,10 @@ html_theme_options = {
     "pygments_light_style": "default",
     "pygments_dark_style": "github-dark",
 }
-# The chapters and the examples have no sub-pages: no left sidebar, so that a
-# 100-column code listing fits the text column at 1280 px.
-html_sidebars = {
-    "index": [],
-    "autoregressive": [],
-    "vae": [],
-    "gans": [],
-    "examples": [],
-    "auto_examples/*": [],
-    "cli": [],
-    "results": [],
-    "figures": [],
-    "plugins": [],
-    "writing-a-plugin": [],
-}
+# No left sidebar: the navbar lists the pages (the API's four are linked from its
+# index and by next/previous), and the text column gets the width a 100-column
+# code listing needs at a 1280-px window.
+html_sidebars = {"**": []}
 
 # sphinx-copybutton: copy commands without their prompts or the output below them.
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
