@@ -44,6 +44,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -77,8 +78,23 @@ class DataSpec:
             data.
         num_classes: Number of label classes, or ``None``.
         description: One line describing the data.
-        extras: Dataset-specific facts, e.g. ``{"centers": ..., "std": ...}``
-            for the synthetic mixtures.
+        extras: Dataset-specific facts, free-form (a dataset plugin may keep
+            anything here for its own code). genkeras reads two keys:
+            ``"centers"``, a ``(K, d)`` array, and ``"std"``, a float, saying
+            the data is an equal-weight mixture of ``K`` isotropic Gaussians
+            with these centres and standard deviation (``ring``, ``grid``).
+            With them, models that sample report mode coverage
+            (:func:`genkeras.metrics.mode_coverage`: ``modes_covered``,
+            ``num_modes``, ``high_quality_fraction``, ``reverse_kl``) and the
+            GAN's 2-D figure marks the centres.
+        evaluate_samples: ``None``, or a function ``samples -> {name: number}``
+            that scores generated samples (NumPy ``(n, *shape)`` in data units)
+            against what the dataset knows -- its density, its modes, its
+            support. Families that sample (the GAN) add these numbers to
+            ``metrics.json`` and ``genkeras evaluate``
+            (:func:`genkeras.metrics.dataset_metrics`); names must not clash
+            with the family's own. Runs in eager Python after training (NumPy
+            is fine).
     """
 
     name: str
@@ -90,6 +106,7 @@ class DataSpec:
     num_classes: int | None = None
     description: str = ""
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)
+    evaluate_samples: Callable[[np.ndarray], dict[str, float]] | None = None
 
     @property
     def shape(self) -> tuple[int, ...]:

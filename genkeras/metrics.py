@@ -16,6 +16,11 @@ and the uniform distribution ``u`` over modes (0 when every mode gets the same
 share, ``log K`` when a single mode gets everything; ``log K`` also when no
 sample is of high quality).
 
+Datasets contribute their own metrics (:func:`dataset_metrics`): mode coverage
+when ``DataSpec.extras`` holds the mixture's ``centers`` and ``std``, and
+whatever the dataset's ``DataSpec.evaluate_samples`` function computes from
+generated samples.
+
 Classifier coverage on labelled images (digits, MNIST...): a small
 convolutional classifier, trained in seconds on the training split and cached
 in the run folder, labels the generated images; reported are the number of
@@ -40,6 +45,8 @@ import os
 import numpy as np
 
 __all__ = [
+    "dataset_metrics",
+    "merge_metrics",
     "mode_coverage",
     "histogram_kl_to_uniform",
     "classifier_coverage",
@@ -124,6 +131,69 @@ def mode_coverage(samples, centers, std: float, threshold: float = 3.0) -> dict[
         "high_quality_fraction": float(high_quality.mean()) if len(samples) else 0.0,
         "reverse_kl": histogram_kl_to_uniform(counts),
     }
+
+
+def dataset_metrics(spec, samples) -> dict[str, float]:
+    """What the dataset itself says about generated samples.
+
+    Two declared sources, both on :class:`genkeras.data.DataSpec`:
+
+    * ``extras["centers"]`` ``(K, d)`` and ``extras["std"]``: the data is a
+      mixture of ``K`` isotropic Gaussians, and :func:`mode_coverage` of the
+      samples is reported (``modes_covered``, ``num_modes``,
+      ``high_quality_fraction``, ``reverse_kl``);
+    * ``evaluate_samples``: a function ``samples -> {name: number}`` the
+      dataset provides (e.g. the distance of samples to the two moons).
+
+    Args:
+        spec: The dataset.
+        samples: Generated samples, NumPy ``(n, *spec.shape)`` in data units.
+
+    Returns:
+        A flat dict of floats (empty when the dataset declares neither).
+
+    Raises:
+        ValueError: If ``evaluate_samples`` does not return a dict of numbers.
+    """
+    samples = np.asarray(samples)
+    result: dict[str, float] = {}
+    centers = spec.extras.get("centers")
+    if centers is not None and "std" in spec.extras:
+        centers = np.asarray(centers)
+        if samples.ndim == 2 and centers.ndim == 2 and samples.shape[1] == centers.shape[1]:
+            result.update(mode_coverage(samples, centers, spec.extras["std"]))
+    if spec.evaluate_samples is not None:
+        values = spec.evaluate_samples(samples)
+        if not isinstance(values, dict):
+            raise ValueError(
+                f"dataset {spec.name!r}: evaluate_samples must return a dict of numbers. "
+                f"Received: {type(values).__name__}"
+            )
+        merge_metrics(result, {k: float(v) for k, v in values.items()}, f"dataset {spec.name!r}")
+    return result
+
+
+def merge_metrics(result: dict, new: dict, source: str) -> dict:
+    """Adds ``new`` to ``result`` in place, refusing a key that is already there.
+
+    Args:
+        result: The metrics so far.
+        new: Metrics to add.
+        source: Who produced ``new`` (for the error message).
+
+    Returns:
+        ``result``.
+
+    Raises:
+        ValueError: If a key of ``new`` is already in ``result``.
+    """
+    clash = sorted(set(result) & set(new))
+    if clash:
+        raise ValueError(
+            f"{source} metrics {clash} clash with metrics already reported; rename them."
+        )
+    result.update(new)
+    return result
 
 
 def classifier_coverage(
