@@ -27,6 +27,12 @@ Mathematical details:
 * The discriminator is a feature *trunk* (``x -> f(x)``, ``(batch, F)``) and
   a linear *head* (``f -> l``), so stabilizers can reach ``f`` (feature
   matching) or insert features before the head (minibatch discrimination).
+  Its input is declared by the stabilizers before it is built: the data's
+  shape, or for PacGAN [4] packs of ``m`` examples.
+* Each player's adversarial loss is multiplied by the product of the
+  stabilizers' ``discriminator_adversarial_weight`` /
+  ``generator_adversarial_weight`` (1 without stabilizers); a WGAN-GP critic
+  [5] sets both to 0 and brings its own losses.
 * Networks are sized from the data: MLPs for vectors (the 2-D ring and grid),
   DCGAN-style conv nets for images (two stride-2 stages: height and width must
   be multiples of 4 -- 8×8 digits, 28×28 MNIST, 32×32×3 CIFAR-10). Images
@@ -46,19 +52,28 @@ References:
      https://arxiv.org/abs/1511.06434
 [3]: Salimans et al. Improved Techniques for Training GANs. NeurIPS 2016.
      https://arxiv.org/abs/1606.03498
+[4]: Lin, Khetan, Fanti & Oh. PacGAN: The power of two samples in generative
+     adversarial networks. NeurIPS 2018. https://arxiv.org/abs/1712.04086
+[5]: Gulrajani, Ahmed, Arjovsky, Dumoulin & Courville. Improved Training of
+     Wasserstein GANs. NeurIPS 2017. https://arxiv.org/abs/1704.00028
 """
 
 from __future__ import annotations
 
+import io
+import json
 import os
+import warnings
+import zipfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from genkeras.models.base import GenerativeModel
+from genkeras.models.base import MODEL_FILE, GenerativeModel
 from genkeras.models.config import GENERATOR_LOSSES, GANConfig
 from genkeras.stabilizers.base import StabilizerContext, bce_with_logits
+from genkeras.stabilizers.spec import parse_spec
 from genkeras.stabilizers.stack import StabilizerStack
 
 __all__ = [
@@ -68,6 +83,7 @@ __all__ = [
     "GENERATOR_LOSSES",
     "generator_adversarial_loss",
     "discriminator_adversarial_loss",
+    "missing_stabilizers",
 ]
 
 
@@ -140,6 +156,15 @@ def build_trunk(cfg: GANConfig, data_shape) -> keras.Model:
 
     No batch normalization: it would couple the examples of a batch, which
     minibatch discrimination and gradient penalties assume it does not.
+
+    Args:
+        cfg: The GAN's config.
+        data_shape: The shape of one discriminator input, ``(D,)`` or
+            ``(H, W, C)`` (the data's shape, or what the stabilizers declared,
+            e.g. ``(H, W, m·C)`` for packs of ``m`` images).
+
+    Returns:
+        A ``keras.Sequential`` from ``(batch, *data_shape)`` to ``(batch, width)``.
     """
     if len(data_shape) == 1:
         layers = [keras.Input(tuple(data_shape))]
@@ -162,6 +187,52 @@ def build_trunk(cfg: GANConfig, data_shape) -> keras.Model:
     )
 
 
+def missing_stabilizers(specs) -> tuple[str, ...]:
+    """The names among stabilizer ``specs`` that cannot be loaded here (not installed, broken).
+
+    Args:
+        specs: Stabilizer spec strings, as in :attr:`GANConfig.stabilizers`.
+
+    Returns:
+        The names, in order, without repeats.
+    """
+    from genkeras import registry
+
+    missing = []
+    for spec in specs:
+        name, _ = parse_spec(spec)
+        try:
+            registry.stabilizers.get(name)
+        except (registry.UnknownNameError, ImportError):
+            if name not in missing:
+                missing.append(name)
+    return tuple(missing)
+
+
+def _saved_model_config(path: str) -> dict:
+    """The GAN's ``get_config`` as saved in a ``.keras`` file (read without building it)."""
+    with zipfile.ZipFile(path) as archive:
+        saved = json.loads(archive.read("config.json"))
+    if saved.get("registered_name") != "genkeras>GAN":
+        raise ValueError(f"{path}: not a saved genkeras GAN ({saved.get('registered_name')}).")
+    return saved["config"]
+
+
+def _saved_arrays(path: str, group: str) -> list[np.ndarray]:
+    """Every array stored under ``group`` of a ``.keras`` file's weights."""
+    import h5py
+
+    arrays: list[np.ndarray] = []
+    with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as f:
+        with h5py.File(io.BytesIO(f.read()), "r") as h5:
+            if group not in h5:
+                raise ValueError(f"{path}: the saved weights have no {group!r} group.")
+            h5[group].visititems(
+                lambda _, obj: arrays.append(obj[()]) if isinstance(obj, h5py.Dataset) else None
+            )
+    return arrays
+
+
 class _Store:
     """Plain holder for Python-side state Keras must not track (training snapshots)."""
 
@@ -182,9 +253,18 @@ class GAN(GenerativeModel):
 
     Call arguments:
         x: A batch ``(batch, *data_shape)`` in data units (levels for images).
+        training: Training mode of the layers and stabilizers.
 
     Returns (of ``call``):
-        The discriminator's logits ``(batch,)``.
+        The discriminator's logits: ``(batch,)``, or one per pack when a
+        stabilizer packs examples (PacGAN: ``(batch // m,)``).
+
+    Attributes:
+        missing_stabilizers: Names of the stabilizers the saved GAN was
+            trained with that were not installed when :meth:`load_saved`
+            read it (empty for a complete GAN). A GAN loaded without them
+            holds its generator only: it samples and evaluates, but has no
+            discriminator to train or call.
 
     Example:
 
@@ -199,11 +279,15 @@ class GAN(GenerativeModel):
         super().__init__(data_shape, levels, config, num_classes, **kwargs)
         cfg = self.cfg
         self.is_image = len(self.data_shape) == 3
+        self.missing_stabilizers: tuple[str, ...] = ()
         self.stabilizers = StabilizerStack(cfg.stabilizers)
         self.stabilizer_layers = self.stabilizers.layers  # tracked: saved with the model
         self.generator = build_generator(cfg, self.data_shape)
-        self.trunk = build_trunk(cfg, self.data_shape)
-        self.feature_dim = int(self.trunk.compute_output_shape((None,) + self.data_shape)[-1])
+        # D's input is declared by the stabilizers before D is built (PacGAN packs examples).
+        self.discriminator_input_shape = self.stabilizers.discriminator_input_shape(self.data_shape)
+        self.trunk = build_trunk(cfg, self.discriminator_input_shape)
+        input_shape = (None,) + self.discriminator_input_shape
+        self.feature_dim = int(self.trunk.compute_output_shape(input_shape)[-1])
         head_dim = self.stabilizers.build_features(self.feature_dim)
         self.head = keras.Sequential(
             [keras.Input((head_dim,)), keras.layers.Dense(1)], name="discriminator_head"
@@ -221,6 +305,10 @@ class GAN(GenerativeModel):
         self._gan_compile_config = None
         self.built = True  # every network was built from its input shape above
 
+    def build_from_shape(self):
+        """Returns the GAN: every network was built from its input shape in ``__init__``."""
+        return self
+
     @property
     def generator_variables(self) -> list:
         """The generator's trainable variables."""
@@ -231,6 +319,15 @@ class GAN(GenerativeModel):
         """The discriminator's trainable variables: trunk, head and stabilizer weights."""
         variables = list(self.trunk.trainable_variables) + list(self.head.trainable_variables)
         return variables + self.stabilizers.trainable_weights
+
+    def _require_discriminator(self, what: str) -> None:
+        if self.missing_stabilizers:
+            raise RuntimeError(
+                f"This GAN was loaded without the stabilizer plugin(s) it was trained with "
+                f"({', '.join(self.missing_stabilizers)} not installed), so it holds only its "
+                f"generator: it can sample and evaluate, but {what} needs the discriminator. "
+                "Install the plugin(s) and load the run again."
+            )
 
     # -- data range ------------------------------------------------------------------------
     def to_model_range(self, x):
@@ -248,20 +345,36 @@ class GAN(GenerativeModel):
         return tf.clip_by_value(levels, 0.0, float(self.levels - 1))
 
     # -- forward passes ----------------------------------------------------------------------
-    def discriminate(self, x, training=False):
-        """Runs the discriminator on model-range inputs.
+    def discriminator_inputs(self, x, training=False):
+        """What the discriminator sees for a batch of model-range examples.
+
+        Every stabilizer's ``discriminator_input`` (in order), then every
+        ``pack``: ``(n, *data_shape) -> (n', *discriminator_input_shape)``.
+        """
+        x = self.stabilizers.discriminator_input(x, self.step_counter, training)
+        return self.stabilizers.pack(x, training)
+
+    def discriminate(self, x, training=False, per_sample=False):
+        """Runs the discriminator on its inputs (model range, packed).
 
         Args:
-            x: ``(batch, *data_shape)`` in the model range.
+            x: ``(n', *discriminator_input_shape)``: what
+                :meth:`discriminator_inputs` returns (the data's shape
+                without packing).
             training: Training mode of the layers and stabilizers.
+            per_sample: Run each feature transform in its per-sample form,
+                so logit ``i`` depends on ``x_i`` only (what gradient
+                penalties differentiate; see
+                :meth:`genkeras.stabilizers.base.StabilizerContext.discriminate`).
 
         Returns:
-            ``(features, logits)``: trunk features ``(batch, F)`` (before any
-            stabilizer's feature transform) and logits ``(batch,)``.
+            ``(features, logits)``: trunk features ``(n', F)`` (before any
+            stabilizer's feature transform) and logits ``(n',)``.
         """
-        features = self.trunk(x, training=training)  # (batch, F)
-        h = self.stabilizers.transform_features(features, training)  # (batch, F')
-        logits = self.head(h, training=training)[:, 0]  # (batch,)
+        self._require_discriminator("running the discriminator")
+        features = self.trunk(x, training=training)  # (n', F)
+        h = self.stabilizers.transform_features(features, training, per_sample)  # (n', F')
+        logits = self.head(h, training=training)[:, 0]  # (n',)
         return features, logits
 
     def noise(self, n, seed=None):
@@ -271,22 +384,25 @@ class GAN(GenerativeModel):
         )
 
     def call(self, x, training=False):
-        """Discriminator logits ``(batch,)`` for data-unit inputs ``x``."""
-        return self.discriminate(self.to_model_range(x), training=training)[1]
+        """Discriminator logits for data-unit inputs ``x`` (one per pack when packing)."""
+        x_in = self.discriminator_inputs(self.to_model_range(x), training)
+        return self.discriminate(x_in, training=training)[1]
 
-    def context(self, real, fake, training) -> StabilizerContext:
+    def context(self, real, fake, training, player="generator") -> StabilizerContext:
         """Runs the discriminator on model-range ``real`` and ``fake`` batches.
 
         Args:
             real: ``(batch, *data_shape)`` real examples in the model range.
             fake: ``(batch, *data_shape)`` generated examples.
             training: Whether this is a training step.
+            player: Whose update the context is for: ``"discriminator"``,
+                ``"generator"`` or ``"evaluation"``.
 
         Returns:
             The :class:`~genkeras.stabilizers.base.StabilizerContext` the loss hooks see.
         """
-        real_in = self.stabilizers.discriminator_input(real, self.step_counter, training)
-        fake_in = self.stabilizers.discriminator_input(fake, self.step_counter, training)
+        real_in = self.discriminator_inputs(real, training)
+        fake_in = self.discriminator_inputs(fake, training)
         real_features, real_logits = self.discriminate(real_in, training)
         fake_features, fake_logits = self.discriminate(fake_in, training)
         return StabilizerContext(
@@ -299,16 +415,24 @@ class GAN(GenerativeModel):
             step=self.step_counter,
             training=training,
             gan=self,
+            player=player,
         )
 
     # -- losses ----------------------------------------------------------------------------
     def discriminator_loss(self, ctx):
-        """Returns ``(total loss, {tracker name: term})`` for the discriminator."""
-        loss = discriminator_adversarial_loss(ctx.real_logits, ctx.fake_logits)
+        """Returns ``(total loss, {tracker name: term})`` for the discriminator.
+
+        ``Π_s discriminator_adversarial_weight_s · adversarial + Σ_s weight_s · term_s``.
+        """
+        weight = self.stabilizers.discriminator_adversarial_weight
+        loss = weight * discriminator_adversarial_loss(ctx.real_logits, ctx.fake_logits)
         return self.stabilizers.add_terms(loss, ctx, "discriminator_loss", "d")
 
     def generator_loss(self, ctx):
-        """Returns ``(total loss, {tracker name: term})`` for the generator."""
+        """Returns ``(total loss, {tracker name: term})`` for the generator.
+
+        ``Π_s generator_adversarial_weight_s · adversarial + Σ_s weight_s · term_s``.
+        """
         weight = self.stabilizers.generator_adversarial_weight
         loss = weight * generator_adversarial_loss(ctx.fake_logits, self.cfg.loss)
         return self.stabilizers.add_terms(loss, ctx, "generator_loss", "g")
@@ -331,9 +455,13 @@ class GAN(GenerativeModel):
             "d_real": tf.reduce_mean(tf.sigmoid(ctx.real_logits)),
             "d_fake": tf.reduce_mean(tf.sigmoid(ctx.fake_logits)),
         }
+        # A test batch smaller than one pack (PacGAN) gives the discriminator no
+        # input: its values (means over nothing) are left out, not averaged in as NaN.
+        weight = tf.cast(tf.size(ctx.real_logits) > 0, tf.float32)
         for tracker in self.trackers[: len(values)]:
-            tracker.update_state(values[tracker.name])
-        self.stabilizers.update_trackers(ctx, terms)
+            value = values[tracker.name]
+            tracker.update_state(tf.where(weight > 0, value, 0.0), sample_weight=weight)
+        self.stabilizers.update_trackers(ctx, terms, weight)
         return {m.name: m.result() for m in self.metrics}
 
     # -- training ----------------------------------------------------------------------------------
@@ -414,7 +542,13 @@ class GAN(GenerativeModel):
         ]
 
     def train_step(self, data):
-        """``d_steps`` discriminator updates, one generator update, then stabilizer updates."""
+        """``d_steps`` discriminator updates, one generator update, then stabilizer updates.
+
+        The stabilizers' hooks run in the order written out in
+        :mod:`genkeras.stabilizers.stack`. Batches are ``x`` or ``(x, y)``
+        (labels are ignored).
+        """
+        self._require_discriminator("training")
         x, _ = self.unpack(data)
         real = self.to_model_range(x)  # (batch, *data_shape)
         n = tf.shape(real)[0]
@@ -423,7 +557,7 @@ class GAN(GenerativeModel):
         for _ in range(self.cfg.d_steps):
             fake = self.generator(self.noise(n), training=True)
             with tf.GradientTape() as tape:
-                ctx = self.context(real, fake, training=True)
+                ctx = self.context(real, fake, training=True, player="discriminator")
                 d_loss, d_terms = self.discriminator_loss(ctx)
                 scaled = self.replica_scale(d_loss)  # inside the tape: it is differentiated
             grads = tape.gradient(scaled, d_vars)
@@ -432,7 +566,7 @@ class GAN(GenerativeModel):
         z = self.noise(n)
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
-            ctx = self.context(real, fake, training=True)
+            ctx = self.context(real, fake, training=True, player="generator")
             g_loss, g_terms = self.generator_loss(ctx)
             scaled = self.replica_scale(g_loss)
         grads = tape.gradient(scaled, g_vars)
@@ -443,10 +577,11 @@ class GAN(GenerativeModel):
 
     def test_step(self, data):
         """Both players' losses on a test batch and fresh noise, without updates."""
+        self._require_discriminator("evaluating the losses")
         x, _ = self.unpack(data)
         real = self.to_model_range(x)
         fake = self.generator(self.noise(tf.shape(real)[0]), training=False)
-        ctx = self.context(real, fake, training=False)
+        ctx = self.context(real, fake, training=False, player="evaluation")
         d_loss, d_terms = self.discriminator_loss(ctx)
         g_loss, g_terms = self.generator_loss(ctx)
         return self._update_trackers(ctx, d_loss, g_loss, {**d_terms, **g_terms})
@@ -495,16 +630,23 @@ class GAN(GenerativeModel):
         num_samples: int = 2500,
         seed: int = 0,
     ) -> dict[str, float]:
-        """Mode coverage (2-D mixtures) or classifier coverage (labelled images).
+        """Sample-quality metrics: the dataset's, the classifier's and the stabilizers'.
 
-        A GAN has no likelihood, so no NLL is reported. For data with mode
-        centres (``ring``, ``grid``) :func:`genkeras.metrics.mode_coverage` of
-        ``num_samples`` samples; for labelled images
-        :func:`genkeras.metrics.classifier_coverage` with a small classifier
-        cached in ``cache_dir`` (the run folder, when the runner or
-        ``genkeras evaluate`` calls it).
-        (Discriminator outputs are not reported: with minibatch discrimination
-        they depend on the batch, so they are only meaningful per training batch.)
+        A GAN has no likelihood, so no NLL is reported. Scored are
+        ``num_samples`` samples (seeded):
+
+        * the dataset's own metrics, :func:`genkeras.metrics.dataset_metrics`:
+          mode coverage for data with mode centres (``ring``, ``grid``: keys
+          ``modes_covered``, ``num_modes``, ``high_quality_fraction``,
+          ``reverse_kl``) and whatever the dataset's
+          ``DataSpec.evaluate_samples`` returns;
+        * for labelled images, :func:`genkeras.metrics.classifier_coverage`
+          with a small classifier cached in ``cache_dir`` (the run folder, when
+          the runner or ``genkeras evaluate`` calls it);
+        * every stabilizer's ``evaluation_metrics``, prefixed by its metric
+          prefix (``wgan_gp_wasserstein``). A GAN loaded without some of its
+          stabilizers (:attr:`missing_stabilizers`) leaves these out, with a
+          warning naming the missing ones.
 
         Args:
             spec: The :class:`genkeras.data.DataSpec`.
@@ -520,16 +662,22 @@ class GAN(GenerativeModel):
 
         samples = self.sample(num_samples, seed=seed).numpy()
         result: dict[str, float] = {"num_samples": int(num_samples)}
-        if "centers" in spec.extras and not self.is_image:
-            result.update(
-                metrics_lib.mode_coverage(samples, spec.extras["centers"], spec.extras["std"])
-            )
-        elif self.is_image and spec.y_train is not None and spec.num_classes:
+        metrics_lib.merge_metrics(result, metrics_lib.dataset_metrics(spec, samples), "dataset")
+        if self.is_image and spec.y_train is not None and spec.num_classes:
             classifier, accuracy = metrics_lib.coverage_classifier(spec, cache_dir=cache_dir)
             result.update(
                 metrics_lib.classifier_coverage(samples, classifier, spec.levels, spec.num_classes)
             )
             result["classifier_test_accuracy"] = accuracy
+        if self.missing_stabilizers:
+            warnings.warn(
+                "the stabilizers' evaluation metrics are left out: this GAN was loaded without "
+                f"the stabilizer plugin(s) {', '.join(self.missing_stabilizers)} (not installed)",
+                stacklevel=2,
+            )
+        else:
+            stabilizer_metrics = self.stabilizers.evaluation_metrics(self, spec, samples)
+            metrics_lib.merge_metrics(result, stabilizer_metrics, "stabilizer")
         return result
 
     def write_figures(self, spec, out_dir) -> list[str]:
@@ -560,6 +708,83 @@ class GAN(GenerativeModel):
             )
             written.append("snapshots.png")
         return written
+
+    # -- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def load_saved(cls, run_dir: str):
+        """Loads a run's GAN, with or without the stabilizer plugins it was trained with.
+
+        Sampling needs only the generator. When every stabilizer of the saved
+        config can be loaded here, this is the default (``model.keras`` in
+        safe mode: the complete, compiled GAN). Otherwise the GAN is rebuilt
+        without stabilizers and only its generator's weights are read from
+        ``model.keras``; :attr:`missing_stabilizers` names what was missing.
+        Such a GAN samples (``genkeras sample``) and evaluates what needs no
+        discriminator (``genkeras evaluate``); training it or calling its
+        discriminator raises an error naming the missing plugins.
+
+        Args:
+            run_dir: The run folder.
+
+        Returns:
+            A :class:`GAN`.
+
+        Raises:
+            FileNotFoundError: If the run saved no model.
+            ValueError: If ``model.keras`` is not a GAN, or its generator's
+                weights cannot be read.
+        """
+        path = os.path.join(run_dir, MODEL_FILE)
+        if not os.path.exists(path):
+            return super().load_saved(run_dir)  # raises FileNotFoundError with its message
+        try:
+            saved = _saved_model_config(path)
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+            return super().load_saved(run_dir)  # reports a corrupt or foreign file
+        missing = missing_stabilizers(saved["config"].get("stabilizers", ()))
+        if not missing:
+            return super().load_saved(run_dir)
+        return cls.generator_only(path, saved, missing)
+
+    @classmethod
+    def generator_only(cls, path: str, saved: dict, missing=()):
+        """Rebuilds a saved GAN without stabilizers and reads its generator's weights.
+
+        Args:
+            path: The ``.keras`` file.
+            saved: Its GAN config (:meth:`get_config`'s output).
+            missing: The stabilizer names that could not be loaded.
+
+        Returns:
+            A :class:`GAN` whose :attr:`missing_stabilizers` is ``missing``.
+
+        Raises:
+            ValueError: If the generator's weights are not all in the file.
+        """
+        options = {**saved["config"], "stabilizers": []}
+        gan = cls(
+            data_shape=saved["data_shape"],
+            levels=saved.get("levels"),
+            config=options,
+            num_classes=saved.get("num_classes"),
+            name=saved.get("name", "gan"),
+        )
+        with warnings.catch_warnings():
+            # The discriminator's layers differ (the stabilizers changed them): Keras
+            # skips them with warnings. Only the generator's weights are used.
+            warnings.simplefilter("ignore")
+            gan.load_weights(path, skip_mismatch=True)
+        stored = _saved_arrays(path, "generator")
+        for variable in gan.generator.variables:
+            value = np.asarray(variable.numpy())
+            if not any(a.shape == value.shape and np.array_equal(a, value) for a in stored):
+                raise ValueError(
+                    f"{path}: could not read the generator's weight {variable.path} "
+                    f"(the stabilizers {', '.join(missing)} are not installed, so only the "
+                    "generator is loaded)."
+                )
+        gan.missing_stabilizers = tuple(missing)
+        return gan
 
 
 class GANSnapshots(keras.callbacks.Callback):

@@ -3,47 +3,84 @@
 A *stabilizer* changes how :class:`genkeras.models.gan.GAN` trains without
 touching the GAN's code. It is a ``keras.layers.Layer`` subclass (so any
 variables it creates are tracked, saved in ``model.keras`` and restored by
-``keras.saving.load_model``) that overrides any of these hooks, all of which
-run inside the compiled ``train_step`` and must be graph-safe and
-XLA-compatible (no NumPy, no ``.numpy()``, no Python branching on tensors):
+``keras.saving.load_model``) that overrides any of the hooks below. Every hook
+that runs inside the compiled ``train_step`` must be graph-safe and
+XLA-compatible (no NumPy, no ``.numpy()``, no Python branching on tensors).
 
-* ``build_features(dim)`` -- once, while the discriminator is built, with the
-  width of the features it receives; may create trainable weights; returns
-  the width after :meth:`~Stabilizer.transform_features`.
-* ``setup(gan)`` -- once, after the generator, the discriminator trunk and head
-  and every stabilizer's trainable weights are built; create state with
-  ``self.add_weight`` here.
-* ``discriminator_input(x, step, training)`` -- on every discriminator input
-  (real and fake, already in the model's range); returns what the
-  discriminator sees.
-* ``transform_features(features, training)`` -- between the discriminator's
-  feature trunk and its head, on real and fake batches separately; returns
-  ``(batch, build_features(F))`` features.
-* ``discriminator_loss(ctx)`` -- a scalar added to the discriminator's loss.
-* ``generator_loss(ctx)`` -- a scalar added to the generator's loss.
-* ``generator_adversarial_weight`` (attribute) -- multiplies the generator's
-  adversarial loss (0 replaces it).
-* ``after_discriminator_step(gan)`` -- after each discriminator update.
-* ``after_step(gan)`` -- after each full step (D updates and the G update).
-* ``tracked(ctx)`` -- extra scalars to show in the progress bar; their keys
-  are listed in the class attribute ``tracked_keys``.
+Construction hooks, called once while the GAN is built, in this order:
 
-The GAN holds its stabilizers in a
-:class:`~genkeras.stabilizers.stack.StabilizerStack`, which calls each hook on
-every stabilizer in the order they were given and names their metrics.
+* ``discriminator_input_shape(shape)`` -- declares the shape of one
+  discriminator input, given the shape the previous stabilizer declared
+  (the data's shape for the first). The discriminator's trunk is built for
+  the last one. A stabilizer
+  that changes it (PacGAN's packing) also implements ``pack``.
+* ``build_features(dim)`` -- with the width of the trunk's features this
+  stabilizer receives; may create trainable weights; returns the width after
+  :meth:`~Stabilizer.transform_features`.
+* ``setup(gan)`` -- once every network (generator, trunk, head) and every
+  stabilizer's feature weights exist; create state with ``self.add_weight``.
+  The GAN marks the layer built afterwards (no need to set ``self.built``).
 
-Every loss term a stabilizer adds is tracked as a metric named
-``<name>_d`` / ``<name>_g`` (``name`` is the registry name with dashes turned
-into underscores), and every :meth:`~Stabilizer.tracked` value as
-``<name>_<key>``, so users see what each stabilizer does during ``fit``.
-Trainable weights of a stabilizer belong to the discriminator and are updated
-by its optimizer (minibatch discrimination's tensor ``T``).
+Hooks of every discriminator evaluation, on the real and the fake batch
+separately (each stabilizer's in the order the stabilizers were given):
+
+* ``discriminator_input(x, step, training)`` -- on batches of examples
+  ``(n, *data_shape)`` in the model's range; returns what the discriminator
+  sees (instance noise adds noise here). Must keep the shape.
+* ``pack(x, training)`` -- after every ``discriminator_input``: maps a batch
+  ``(n, *shape)`` to ``(n', *discriminator_input_shape(shape))`` (PacGAN:
+  ``n' = n/m`` packs of ``m`` examples). The discriminator's logits are then
+  one per pack.
+* ``transform_features(features, training)`` -- between the trunk and the
+  head: ``(n', F) -> (n', build_features(F))``.
+* ``per_sample_features(features, training)`` -- the same transform for a
+  gradient penalty: each row of the output must depend on the same row of the
+  input only. The default calls ``transform_features``, which is right for a
+  transform that acts on each row alone; a transform that compares the rows
+  of a batch (minibatch discrimination) must override it and hold the other
+  rows constant (``tf.stop_gradient``). See :meth:`StabilizerContext.discriminate`.
+
+Loss hooks (a :class:`StabilizerContext` describes the batch):
+
+* ``discriminator_loss(ctx)`` / ``generator_loss(ctx)`` -- a scalar term, or
+  ``None``. The GAN multiplies it by the stabilizer's ``weight`` and adds it
+  to that player's loss; the hook returns the *unweighted* term.
+* ``discriminator_adversarial_weight`` / ``generator_adversarial_weight``
+  (attributes, default 1) -- multiply that player's adversarial loss. The
+  GAN uses the **product** over all stabilizers, so weights compose like
+  independent scalings and a single 0 removes the adversarial loss (a WGAN
+  critic sets 0 and adds its own loss as a term).
+
+Update hooks: ``after_discriminator_step(gan)`` after each discriminator
+update, ``after_step(gan)`` after each full step (every D update and the G
+update). Reporting: ``tracked(ctx)`` returns scalars shown in the progress bar
+(their keys listed in the class attribute ``tracked_keys``); it sees the
+context of the generator's update (``ctx.player == "generator"``: after every
+discriminator update of the step, fresh noise) or, in ``test_step``, the
+evaluation context. ``evaluation_metrics(gan, spec, samples)`` (eager, after
+training; NumPy allowed) returns numbers for ``metrics.json`` and
+``genkeras evaluate``.
+
+The order of the hooks inside one training step, the
+:class:`~genkeras.stabilizers.stack.StabilizerStack` that calls them, and the
+metric names are written out in the stack's module docstring and in
+``docs/writing-a-plugin.md``.
+
+Metric names: every loss term is tracked as ``<name>_d`` / ``<name>_g``
+(``name`` is the registry name with dashes turned into underscores) -- one
+tracker per loss hook the stabilizer *overrides*
+(:meth:`Stabilizer.overrides`; override that method to say a hook is unused
+for an instance's options) -- each :meth:`~Stabilizer.tracked` value as
+``<name>_<key>``, each evaluation metric as ``<name>_<key>``. Trainable
+weights of a stabilizer belong to the discriminator and are updated by its
+optimizer (minibatch discrimination's tensor ``T``).
 
 Stabilizers are chosen by *spec strings*: ``"name"`` or
-``"name:key=value,key=value"`` (e.g. ``"minibatch-discrimination:kernels=50,dims=5"``).
-The keys are the stabilizer's constructor arguments; values are parsed as
-``bool`` (``true``/``false``), ``int``, ``float`` or left as strings. Every
-stabilizer accepts ``weight`` (the multiplier of its loss terms).
+``"name:key=value,key=value"`` (e.g. ``"minibatch-discrimination:kernels=50,dims=5"``),
+with list values in brackets (``"name:sizes=[64,64]"``; see
+:mod:`genkeras.stabilizers.spec`). The keys are the stabilizer's constructor
+arguments. Every stabilizer accepts ``weight`` (the multiplier of its loss
+terms; it has no effect on one that adds none).
 
 Writing a plugin: subclass :class:`Stabilizer`, register it with
 ``@keras.saving.register_keras_serializable(package="your_package")``, give it
@@ -73,6 +110,7 @@ import tensorflow as tf
 from genkeras.stabilizers.spec import metric_prefix, parse_spec
 
 __all__ = [
+    "PLAYERS",
     "Stabilizer",
     "StabilizerContext",
     "parse_spec",
@@ -80,6 +118,9 @@ __all__ = [
     "metric_prefix",
     "bce_with_logits",
 ]
+
+#: The values of :attr:`StabilizerContext.player`.
+PLAYERS = ("discriminator", "generator", "evaluation")
 
 
 def bce_with_logits(logits, target: float):
@@ -94,24 +135,29 @@ def bce_with_logits(logits, target: float):
 
 @dataclasses.dataclass
 class StabilizerContext:
-    """What a stabilizer's loss hooks see about the current batch.
+    """What a stabilizer's loss and tracking hooks see about the current batch.
 
     All tensors are for one replica's batch. Inputs are in the model's range
-    (images scaled to ``[-1, 1]``) and are what the discriminator saw (after
-    every stabilizer's :meth:`Stabilizer.discriminator_input`).
+    (images scaled to ``[-1, 1]``) and are exactly what the discriminator saw:
+    after every stabilizer's :meth:`Stabilizer.discriminator_input` and
+    :meth:`Stabilizer.pack` (so with PacGAN's packing of ``m`` examples,
+    ``real`` holds ``n/m`` packs and the logits are one per pack).
 
     Attributes:
-        real: Real inputs ``(batch, *data_shape)``.
-        fake: Generated inputs ``(batch, *data_shape)`` (carry gradients to the
-            generator in ``generator_loss``).
-        real_features: Trunk features of ``real``, ``(batch, F)``, before
+        real: Real discriminator inputs ``(n', *D's input shape)``.
+        fake: Generated discriminator inputs ``(n', *D's input shape)``; in the
+            generator's update they carry gradients to the generator.
+        real_features: Trunk features of ``real``, ``(n', F)``, before any
             :meth:`Stabilizer.transform_features`.
-        fake_features: Trunk features of ``fake``, ``(batch, F)``.
-        real_logits: Discriminator logits ``(batch,)`` for ``real``.
-        fake_logits: Discriminator logits ``(batch,)`` for ``fake``.
+        fake_features: Trunk features of ``fake``, ``(n', F)``.
+        real_logits: Discriminator logits ``(n',)`` for ``real``.
+        fake_logits: Discriminator logits ``(n',)`` for ``fake``.
         step: Completed training steps (int64 scalar tensor).
         training: Whether this is a training step (``False`` in ``test_step``).
         gan: The GAN (for its networks and :meth:`discriminate`).
+        player: Whose update this context belongs to: ``"discriminator"``
+            (one per discriminator update), ``"generator"`` (the generator's
+            update, also what ``tracked`` sees) or ``"evaluation"`` (``test_step``).
     """
 
     real: Any
@@ -123,30 +169,42 @@ class StabilizerContext:
     step: Any
     training: bool
     gan: Any
+    player: str = "generator"
 
     def discriminate(self, x):
-        """Returns the discriminator's logits ``(batch,)`` for inputs ``x`` (model range).
+        """The *per-sample* discriminator's logits ``(n',)`` for inputs ``x``.
 
-        Unlike the logits above, no input transform is applied, so a gradient
-        penalty can differentiate with respect to exactly ``x``.
+        This is what a gradient penalty differentiates. ``x`` is in the
+        discriminator's input space (like :attr:`real`: model range, packed);
+        no input transform is applied to it, so the penalty differentiates
+        with respect to exactly ``x``. Feature transforms run in their
+        per-sample form (:meth:`Stabilizer.per_sample_features`): logit ``i``
+        is a function of ``x_i`` alone, the rest of the batch held fixed, so
+        ``∇_x Σ_i l_i`` stacks the per-sample gradients ``∇_{x_i} l(x_i)``
+        that R1 and WGAN-GP penalise -- even when minibatch discrimination
+        makes ``l`` depend on the whole batch.
         """
-        return self.gan.discriminate(x, training=self.training)[1]
+        return self.gan.discriminate(x, training=self.training, per_sample=True)[1]
 
 
 class Stabilizer(keras.layers.Layer):
     """Base class of GAN stabilizers: override the hooks you need (see the module docstring).
 
     Args:
-        weight: Multiplier of the stabilizer's loss terms.
+        weight: Multiplier of the stabilizer's loss terms (applied by the GAN
+            to what :meth:`discriminator_loss` / :meth:`generator_loss` return).
         **kwargs: Passed to ``keras.layers.Layer`` (``name``, ``dtype``).
 
     Attributes:
         registry_name: The name the stabilizer was looked up by (set by
             :func:`build_stabilizer`; used for metric names).
+        discriminator_adversarial_weight: Multiplier of the discriminator's
+            adversarial loss (WGAN-GP sets 0 to replace it).
         generator_adversarial_weight: Multiplier of the generator's adversarial
             loss (feature matching sets 0 to replace it).
     """
 
+    discriminator_adversarial_weight: float = 1.0
     generator_adversarial_weight: float = 1.0
     #: Keys of the dict :meth:`tracked` returns (trackers are created up front).
     tracked_keys: tuple[str, ...] = ()
@@ -160,6 +218,20 @@ class Stabilizer(keras.layers.Layer):
         self.registry_name = self.name
 
     # -- construction hooks -------------------------------------------------------------
+    def discriminator_input_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Declares the shape of one discriminator input (default: ``shape`` unchanged).
+
+        Called once, before the discriminator is built.
+
+        Args:
+            shape: The shape of one input as the previous stabilizer declared it
+                (the data's shape for the first stabilizer).
+
+        Returns:
+            The shape of one input after this stabilizer's :meth:`pack`.
+        """
+        return tuple(shape)
+
     def build_features(self, dim: int) -> int:
         """Creates the feature transform's weights for ``dim`` input features.
 
@@ -176,20 +248,43 @@ class Stabilizer(keras.layers.Layer):
 
     # -- forward hooks --------------------------------------------------------------------
     def discriminator_input(self, x, step, training: bool):
-        """Returns what the discriminator sees for input ``x`` (default: ``x``)."""
+        """Returns what the discriminator sees for examples ``x`` (default: ``x``).
+
+        Args:
+            x: ``(n, *data_shape)`` real or generated examples in the model range.
+            step: Completed training steps (int64 scalar tensor).
+            training: Whether this is a training step.
+        """
+        return x
+
+    def pack(self, x, training: bool):
+        """Maps a batch ``(n, *shape)`` to ``(n', *discriminator_input_shape(shape))``.
+
+        The default returns ``x`` (no packing).
+        """
         return x
 
     def transform_features(self, features, training: bool):
-        """Maps trunk features ``(batch, F)`` before the head (default: identity)."""
+        """Maps trunk features ``(n', F)`` before the head (default: identity)."""
         return features
+
+    def per_sample_features(self, features, training: bool):
+        """:meth:`transform_features` with row ``i`` of the output a function of row ``i`` only.
+
+        Used when a penalty differentiates the discriminator
+        (:meth:`StabilizerContext.discriminate`). The default,
+        :meth:`transform_features`, is right for transforms that act on each
+        row alone; a transform that compares rows must override it.
+        """
+        return self.transform_features(features, training)
 
     # -- loss hooks -----------------------------------------------------------------------
     def discriminator_loss(self, ctx: StabilizerContext):
-        """Returns a scalar added to the discriminator's loss (default: none)."""
+        """Returns a scalar the GAN adds, times ``weight``, to D's loss (default: none)."""
         return None
 
     def generator_loss(self, ctx: StabilizerContext):
-        """Returns a scalar added to the generator's loss (default: none)."""
+        """Returns a scalar the GAN adds, times ``weight``, to G's loss (default: none)."""
         return None
 
     def tracked(self, ctx: StabilizerContext) -> dict[str, Any]:
@@ -203,9 +298,33 @@ class Stabilizer(keras.layers.Layer):
     def after_step(self, gan) -> None:
         """Updates state after each full training step (default: nothing)."""
 
+    # -- evaluation -----------------------------------------------------------------------
+    def evaluation_metrics(self, gan, spec, samples) -> dict[str, float]:
+        """Numbers for ``metrics.json`` and ``genkeras evaluate`` (default: none).
+
+        Called eagerly after training (NumPy is fine here). The GAN prefixes
+        each key with the stabilizer's metric prefix (``wgan_gp_...``).
+
+        Args:
+            gan: The trained GAN.
+            spec: The :class:`genkeras.data.DataSpec` (its test split).
+            samples: The generated samples the GAN scores, NumPy
+                ``(num_samples, *data_shape)`` in data units.
+
+        Returns:
+            A flat dict of floats.
+        """
+        return {}
+
     # -- introspection used by the GAN ------------------------------------------------------
     def overrides(self, hook: str) -> bool:
-        """Whether this stabilizer overrides the hook called ``hook``."""
+        """Whether this stabilizer implements the hook called ``hook``.
+
+        The GAN creates a ``<name>_d`` / ``<name>_g`` tracker for each loss hook
+        this returns ``True`` for. The default answers whether the class
+        overrides the method; override ``overrides`` itself when an instance's
+        options leave a hook unused (historical averaging of one player only).
+        """
         return getattr(type(self), hook) is not getattr(Stabilizer, hook)
 
     def call(self, features, training=False):

@@ -57,8 +57,8 @@ class FeatureMatching(Stabilizer):
         return tf.reduce_sum(tf.square(real_mean - fake_mean))
 
     def generator_loss(self, ctx):
-        """``weight · ‖E f(x) − E f(G(z))‖²``."""
-        return self.weight * self.distance(ctx.real_features, ctx.fake_features)
+        """``‖E f(x) − E f(G(z))‖²`` (the GAN multiplies it by ``weight``)."""
+        return self.distance(ctx.real_features, ctx.fake_features)
 
     def get_config(self):
         """Returns the constructor arguments."""

@@ -10,6 +10,13 @@ with ``D`` the discriminator's logit. The gradient is taken with a nested
 ``tf.GradientTape`` (a second-order term in the discriminator's update), which
 XLA compiles. Tracked as ``r1_penalty_d``.
 
+``∇_x D(x)`` is the gradient of one example's logit with respect to that
+example: the penalty differentiates the *per-sample* discriminator
+(:meth:`~genkeras.stabilizers.base.StabilizerContext.discriminate`), so a
+feature transform that compares the examples of a batch (minibatch
+discrimination) does not leak the other examples' gradients into
+``‖∇_{x_i} D(x_i)‖²``. With PacGAN's packing, ``x`` is one pack.
+
 Options: ``gamma`` (default 1.0) and ``weight`` (default 1).
 
 References:
@@ -31,6 +38,8 @@ __all__ = ["R1Penalty"]
 @keras.saving.register_keras_serializable(package="genkeras")
 class R1Penalty(Stabilizer):
     """Adds ``weight · γ/2 · E‖∇_x D(x)‖²`` on real data to the discriminator's loss.
+
+    (The GAN applies ``weight``; :meth:`discriminator_loss` returns ``γ/2 · E‖∇_x D(x)‖²``.)
 
     Args:
         gamma: ``γ``.
@@ -55,8 +64,8 @@ class R1Penalty(Stabilizer):
         return 0.5 * self.gamma * tf.reduce_mean(squared)
 
     def discriminator_loss(self, ctx):
-        """``weight · R1`` on the real batch."""
-        return self.weight * self.penalty(ctx.discriminate, ctx.real)
+        """``R1`` on the real batch (the GAN multiplies it by ``weight``)."""
+        return self.penalty(ctx.discriminate, ctx.real)
 
     def get_config(self):
         """Returns the constructor arguments."""

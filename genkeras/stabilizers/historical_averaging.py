@@ -13,7 +13,8 @@ fictitious-play idea of playing against the history of the opponent.
 Here the history starts with the initial parameters (``θ_1``) and gets one
 entry after every step, so after ``k`` steps the average is the mean of
 ``k + 1`` parameter values. The squared norm is summed over every parameter of
-the player. Tracked as ``historical_averaging_d`` / ``historical_averaging_g``.
+the player. Tracked as ``historical_averaging_d`` / ``historical_averaging_g``
+(only the averaged player's with ``player=discriminator`` or ``generator``).
 
 Options: ``weight`` (default 0.01), ``player`` (``both`` (default),
 ``discriminator`` or ``generator``).
@@ -110,12 +111,20 @@ class HistoricalAveraging(Stabilizer):
         return total
 
     def discriminator_loss(self, ctx):
-        """``weight · ‖θ_D − θ̄_D‖²``."""
-        return self.weight * self.distance("discriminator")
+        """``‖θ_D − θ̄_D‖²`` (the GAN multiplies it by ``weight``)."""
+        return self.distance("discriminator")
 
     def generator_loss(self, ctx):
-        """``weight · ‖θ_G − θ̄_G‖²``."""
-        return self.weight * self.distance("generator")
+        """``‖θ_G − θ̄_G‖²`` (the GAN multiplies it by ``weight``)."""
+        return self.distance("generator")
+
+    def overrides(self, hook):
+        """Only the averaged players' loss hooks count (one tracker each)."""
+        if hook == "discriminator_loss":
+            return "discriminator" in self._players()
+        if hook == "generator_loss":
+            return "generator" in self._players()
+        return super().overrides(hook)
 
     def after_step(self, gan):
         """Folds the current parameters into the running averages."""

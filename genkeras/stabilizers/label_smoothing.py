@@ -47,8 +47,8 @@ class OneSidedLabelSmoothing(Stabilizer):
         self.smoothing = smoothing
 
     def discriminator_loss(self, ctx):
-        """``weight · s · mean(real logits)`` = BCE(l, 1 − s) − BCE(l, 1)."""
-        return self.weight * self.smoothing * tf.reduce_mean(ctx.real_logits)
+        """``s · mean(real logits)`` = BCE(l, 1 − s) − BCE(l, 1) (times ``weight``, by the GAN)."""
+        return self.smoothing * tf.reduce_mean(ctx.real_logits)
 
     def get_config(self):
         """Returns the constructor arguments."""

@@ -16,6 +16,12 @@ collapsed generated batch has ``o`` near its maximum ``n − 1`` while a diverse
 real batch does not -- a signal the head learns to punish. (``[1]`` sums over
 all ``j``; excluding ``j = i`` only removes the constant 1.)
 
+For a gradient penalty (:meth:`MinibatchDiscrimination.per_sample_features`)
+the comparison partners ``M_j``, ``j ≠ i``, are held constant
+(``tf.stop_gradient``): ``o(x_i)`` keeps its value, and its gradient is the
+partial derivative with respect to ``x_i`` alone, so the penalty of example
+``i`` does not collect the other examples' gradients.
+
 ``T`` is a trainable weight of the discriminator, saved with the model.
 Tracked: ``minibatch_discrimination_fake_similarity`` and ``..._real_similarity``,
 the batch mean of ``o / (n − 1)`` (1 = all examples identical).
@@ -46,7 +52,9 @@ from genkeras.stabilizers.base import Stabilizer
 __all__ = ["MinibatchDiscrimination", "minibatch_features"]
 
 
-def minibatch_features(features, kernel, kernels: int, dims: int, group: int = 0):
+def minibatch_features(
+    features, kernel, kernels: int, dims: int, group: int = 0, per_sample: bool = False
+):
     """Computes ``o(x_i)`` for a batch (see the module docstring).
 
     Args:
@@ -56,13 +64,17 @@ def minibatch_features(features, kernel, kernels: int, dims: int, group: int = 0
         dims: ``C``.
         group: Compare within groups of this many consecutive examples
             (``0``: the whole batch is one group).
+        per_sample: Hold each example's comparison partners constant
+            (``tf.stop_gradient``), so row ``i`` of the result has a gradient
+            with respect to row ``i`` of ``features`` only.
 
     Returns:
         ``(n, B)`` the summed similarities of each example to the others of its group.
     """
     m = tf.reshape(tf.matmul(features, kernel), (-1, kernels, dims))  # (n, B, C)
     if not group:
-        l1 = tf.reduce_sum(tf.abs(m[:, None] - m[None, :]), axis=-1)  # (n, n, B)
+        partners = tf.stop_gradient(m) if per_sample else m
+        l1 = tf.reduce_sum(tf.abs(m[:, None] - partners[None, :]), axis=-1)  # (n, n, B)
         return tf.reduce_sum(tf.exp(-l1), axis=1) - 1.0  # (n, B): drop c_b(x_i, x_i) = 1
     n = tf.shape(m)[0]
     pad = (group - n % group) % group  # rows that fill the last group
@@ -70,7 +82,8 @@ def minibatch_features(features, kernel, kernels: int, dims: int, group: int = 0
     m = tf.pad(m, [[0, pad], [0, 0], [0, 0]])
     m = tf.reshape(m, (-1, group, kernels, dims))  # (G, g, B, C)
     valid = tf.reshape(valid, (-1, 1, group, 1))  # (G, 1, g, 1): which partners exist
-    l1 = tf.reduce_sum(tf.abs(m[:, :, None] - m[:, None, :]), axis=-1)  # (G, g, g, B)
+    partners = tf.stop_gradient(m) if per_sample else m
+    l1 = tf.reduce_sum(tf.abs(m[:, :, None] - partners[:, None, :]), axis=-1)  # (G, g, g, B)
     o = tf.reduce_sum(tf.exp(-l1) * valid, axis=2) - 1.0  # (G, g, B)
     return tf.reshape(o, (-1, kernels))[:n]  # (n, B)
 
@@ -123,6 +136,13 @@ class MinibatchDiscrimination(Stabilizer):
     def transform_features(self, features, training):
         """``[f(x_i), o(x_i)]``, shape ``(n, A + B)``."""
         return tf.concat([features, self.similarity(features)], axis=-1)
+
+    def per_sample_features(self, features, training):
+        """``[f(x_i), o(x_i)]`` with the partners ``x_j``, ``j ≠ i``, held constant."""
+        o = minibatch_features(
+            features, self.kernel, self.kernels, self.dims, self.group, per_sample=True
+        )
+        return tf.concat([features, o], axis=-1)
 
     def tracked(self, ctx):
         """Mean normalised similarity ``o / (n − 1)`` (``n``: the group size) of fake and real."""

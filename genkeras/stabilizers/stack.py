@@ -6,16 +6,39 @@ order, combining what they return, naming their metrics and tracking them --
 lives here, so the GAN calls one method per hook.
 
 Order: stabilizers apply in the order they were given (``--stabilizer a
---stabilizer b``): ``a``'s input and feature transforms run before ``b``'s,
-and their loss terms are added in that order.
+--stabilizer b``): ``a``'s input transform, packing and feature transform run
+before ``b``'s, their loss terms are added and their update hooks called in
+that order.
+
+One training step of :class:`genkeras.models.gan.GAN` calls the hooks in this
+order (``stack.method`` calls that hook on every stabilizer, in order)::
+
+    repeat d_steps times:                              # the discriminator's updates
+        fake = G(z)                                    # fresh noise each time
+        real', fake' = discriminator_input(...)        # each batch, every stabilizer
+        real', fake' = pack(...)                       # each batch, every stabilizer
+        f = trunk(.);  f' = transform_features(f);  l = head(f')
+        loss_D = adversarial_D · Π discriminator_adversarial_weight
+                 + Σ weight · discriminator_loss(ctx)  # ctx.player == "discriminator"
+        update D;  after_discriminator_step(gan)
+    fake = G(z)                                        # the generator's update, fresh noise
+    (the same forward pass, ctx.player == "generator")
+    loss_G = adversarial_G · Π generator_adversarial_weight + Σ weight · generator_loss(ctx)
+    update G;  after_step(gan);  step += 1
+    trackers: loss terms of both updates, tracked(ctx) of the generator's ctx
+
+A penalty that calls :meth:`~genkeras.stabilizers.base.StabilizerContext.discriminate`
+runs the trunk, :meth:`per_sample_features` and the head on its input.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
+import tensorflow as tf
 
 from genkeras.stabilizers.base import StabilizerContext, build_stabilizer
 from genkeras.stabilizers.spec import metric_prefix
@@ -73,6 +96,20 @@ class StabilizerStack:
         return names
 
     # -- construction ---------------------------------------------------------------------
+    def discriminator_input_shape(self, shape) -> tuple[int, ...]:
+        """Chains every ``discriminator_input_shape``: the shape D's trunk is built for."""
+        shape = tuple(int(d) for d in shape)
+        for stab in self.layers:
+            new = stab.discriminator_input_shape(shape)
+            try:
+                shape = tuple(int(d) for d in new)
+            except TypeError:
+                raise ValueError(
+                    f"{type(stab).__name__}.discriminator_input_shape must return a tuple of "
+                    f"ints. Received: {new!r}"
+                ) from None
+        return shape
+
     def build_features(self, dim: int) -> int:
         """Builds each feature transform in turn; returns the width the head receives."""
         for stab in self.layers:
@@ -80,7 +117,7 @@ class StabilizerStack:
         return dim
 
     def setup(self, gan) -> None:
-        """Calls every stabilizer's ``setup(gan)`` once the networks exist."""
+        """Calls every stabilizer's ``setup(gan)`` once the networks exist, then marks it built."""
         for stab in self.layers:
             stab.setup(gan)
             stab.built = True
@@ -92,28 +129,52 @@ class StabilizerStack:
 
     # -- forward hooks --------------------------------------------------------------------
     def discriminator_input(self, x, step, training: bool):
-        """Applies every ``discriminator_input`` in order."""
+        """Applies every ``discriminator_input`` in order (examples keep their shape)."""
         for stab in self.layers:
             x = stab.discriminator_input(x, step, training)
         return x
 
-    def transform_features(self, features, training: bool):
-        """Applies every ``transform_features`` in order: ``(batch, F) -> (batch, F')``."""
+    def pack(self, x, training: bool):
+        """Applies every ``pack`` in order: ``(n, *data_shape) -> (n', *D's input shape)``."""
         for stab in self.layers:
-            features = stab.transform_features(features, training)
+            x = stab.pack(x, training)
+        return x
+
+    def transform_features(self, features, training: bool, per_sample: bool = False):
+        """Applies every feature transform in order: ``(n', F) -> (n', F')``.
+
+        Args:
+            features: The trunk's features.
+            training: Whether this is a training step.
+            per_sample: Use each stabilizer's ``per_sample_features`` (row ``i``
+                of the output depends on row ``i`` of the input only).
+        """
+        for stab in self.layers:
+            if per_sample:
+                features = stab.per_sample_features(features, training)
+            else:
+                features = stab.transform_features(features, training)
         return features
 
     # -- losses -----------------------------------------------------------------------------
+    def _product(self, attribute: str) -> float:
+        weight = 1.0
+        for stab in self.layers:
+            weight *= float(getattr(stab, attribute))
+        return weight
+
+    @property
+    def discriminator_adversarial_weight(self) -> float:
+        """The product of the stabilizers' ``discriminator_adversarial_weight``."""
+        return self._product("discriminator_adversarial_weight")
+
     @property
     def generator_adversarial_weight(self) -> float:
         """The product of the stabilizers' ``generator_adversarial_weight``."""
-        weight = 1.0
-        for stab in self.layers:
-            weight *= float(stab.generator_adversarial_weight)
-        return weight
+        return self._product("generator_adversarial_weight")
 
     def add_terms(self, loss, ctx: StabilizerContext, hook: str, suffix: str):
-        """Adds each stabilizer's ``hook`` term to ``loss``.
+        """Adds each stabilizer's ``weight · hook(ctx)`` to ``loss``.
 
         Args:
             loss: The player's loss so far.
@@ -122,13 +183,14 @@ class StabilizerStack:
             suffix: ``"d"`` or ``"g"`` (the metric name's suffix).
 
         Returns:
-            ``(loss, {metric name: term})``.
+            ``(loss, {metric name: weighted term})``.
         """
         terms = {}
         for stab, prefix in self._named():
             if stab.overrides(hook):
                 term = getattr(stab, hook)(ctx)
                 if term is not None:
+                    term = stab.weight * term
                     terms[f"{prefix}_{suffix}"] = term
                     loss = loss + term
         return loss, terms
@@ -144,12 +206,52 @@ class StabilizerStack:
         for stab in self.layers:
             stab.after_step(gan)
 
-    def update_trackers(self, ctx: StabilizerContext, terms: dict[str, Any]) -> None:
-        """Updates the trackers with the loss ``terms`` and every ``tracked(ctx)`` value."""
+    def update_trackers(self, ctx: StabilizerContext, terms: dict[str, Any], weight=1.0) -> None:
+        """Updates the trackers with the loss ``terms`` and every ``tracked(ctx)`` value.
+
+        Args:
+            ctx: The context of the generator's update (or of ``test_step``).
+            terms: The weighted loss terms, ``{metric name: scalar}``.
+            weight: The batch's weight in the epoch's means (0 leaves it out).
+
+        Raises:
+            ValueError: If ``tracked`` returns a key missing from ``tracked_keys``.
+        """
         values = dict(terms)
         for stab, prefix in self._named():
             for key, value in stab.tracked(ctx).items():
+                if key not in stab.tracked_keys:
+                    raise ValueError(
+                        f"{type(stab).__name__}.tracked returned {key!r}, which is not in its "
+                        f"tracked_keys {tuple(stab.tracked_keys)} (trackers are created up "
+                        "front from tracked_keys)."
+                    )
                 values[f"{prefix}_{key}"] = value
+        weight = tf.convert_to_tensor(weight, tf.float32)
         for name, value in values.items():
             if name in self._tracker_index:
-                self._tracker_index[name].update_state(value)
+                value = tf.where(weight > 0, tf.cast(value, tf.float32), 0.0)
+                self._tracker_index[name].update_state(value, sample_weight=weight)
+
+    def evaluation_metrics(self, gan, spec, samples) -> dict[str, float]:
+        """Every stabilizer's ``evaluation_metrics``, keys prefixed ``<prefix>_``.
+
+        A stabilizer whose evaluation fails is reported with a warning and
+        skipped: the GAN's own metrics never depend on a plugin.
+        """
+        result: dict[str, float] = {}
+        for stab, prefix in self._named():
+            if not stab.overrides("evaluation_metrics"):
+                continue
+            try:
+                values = stab.evaluation_metrics(gan, spec, samples)
+            except Exception as exc:  # noqa: BLE001 - one plugin must not hide the rest
+                warnings.warn(
+                    f"stabilizer {stab.registry_name!r}: evaluation_metrics failed "
+                    f"({type(exc).__name__}: {exc}); its metrics are left out.",
+                    stacklevel=2,
+                )
+                continue
+            for key, value in (values or {}).items():
+                result[f"{prefix}_{key}"] = float(value)
+        return result
