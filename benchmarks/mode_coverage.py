@@ -1,8 +1,8 @@
 """Mode coverage of GAN variants on the 8-Gaussian ring and the 25-Gaussian grid.
 
-Trains the genkeras GAN (same networks, optimizer and number of steps) with the
-plain non-saturating loss, the minimax loss, each built-in stabilizer alone
-and a combination, for several seeds each, and prints one Markdown table per
+Trains the genkeras GAN (same networks, optimizer and number of generator
+steps) with the plain non-saturating loss, the minimax loss, each built-in
+stabilizer alone and a few combinations, for several seeds each, and prints one Markdown table per
 dataset: modes covered (mean ± sd over seeds), high-quality samples (%),
 reverse KL of the mode histogram to uniform, and training steps per second
 (XLA-compiled ``train_step``; first compilation excluded). The metrics follow
@@ -20,6 +20,12 @@ Usage::
     python benchmarks/mode_coverage.py                       # defaults below
     python benchmarks/mode_coverage.py --steps 3000 --seeds 3 --datasets ring
     python benchmarks/mode_coverage.py --variants plain,feature-matching
+    python benchmarks/mode_coverage.py --steps 5000 --variants pacgan,wgan-gp
+
+``pacgan`` packs 4 samples per discriminator input (PacGAN4); ``wgan-gp``
+follows its paper where the GAN's options reach (λ = 10, 5 critic updates per
+generator step, Adam β₁ = 0), so it makes five times as many discriminator
+updates as the other rows in the same number of steps.
 """
 
 from __future__ import annotations
@@ -36,6 +42,11 @@ import numpy as np  # noqa: E402
 # Sub-batches of 16 keep minibatch discrimination's pairwise comparison affordable at batch 512.
 MBD = "minibatch-discrimination:kernels=16,dims=4,group=16"
 R1 = "r1-penalty:gamma=1"
+# PacGAN4 (Lin et al. 2018): D judges packs of 4 samples, the paper's best on ring and grid.
+PACGAN = "pacgan:m=4"
+# WGAN-GP (Gulrajani et al. 2017) with its paper's protocol where the GAN's options reach:
+# lambda = 10, five critic updates per generator update, Adam beta_1 = 0 (beta_2 stays 0.999).
+WGAN_GP = {"d_steps": 5, "beta_1": 0.0, "stabilizers": ["wgan-gp:penalty=10"]}
 VARIANTS = {
     "plain": {},
     "minimax": {"loss": "minimax"},
@@ -48,6 +59,8 @@ VARIANTS = {
     "mbd + r1": {"stabilizers": [MBD, R1]},
     "fm + mbd": {"stabilizers": ["feature-matching", MBD]},
     "fm + r1": {"stabilizers": ["feature-matching", R1]},
+    "pacgan": {"stabilizers": [PACGAN]},
+    "wgan-gp": WGAN_GP,
 }
 
 

@@ -72,3 +72,11 @@ r1_penalty = Lazy(
     "genkeras.stabilizers.gradient_penalty:R1Penalty",
     "R1 gradient penalty (Mescheder et al. 2018): gamma/2 E||grad_x D(x)||^2 on real data.",
 )
+pacgan = Lazy(
+    "genkeras.stabilizers.pacgan:PacGAN",
+    "PacGAN (Lin et al. 2018): D judges packs of m samples (m=4), concatenated.",
+)
+wgan_gp = Lazy(
+    "genkeras.stabilizers.wgan_gp:WGANGP",
+    "WGAN-GP (Gulrajani et al. 2017): Wasserstein critic with a gradient penalty, lambda=10.",
+)

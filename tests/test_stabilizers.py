@@ -32,6 +32,8 @@ BUILT_INS = [
     "one-sided-label-smoothing",
     "instance-noise",
     "r1-penalty",
+    "pacgan",
+    "wgan-gp",
 ]
 
 
