@@ -24,9 +24,25 @@ Components arrive in two ways, and both end in the same table:
 
 Discovery is lazy: entry points are read on the first lookup, not at import.
 An entry point whose import fails is recorded as *broken* with its error and
-never breaks the other components or the CLI. Setting the environment variable
-``GENKERAS_DISABLE_PLUGIN_AUTOLOAD=1`` turns entry-point loading off (only
-in-process registrations are then visible).
+never breaks the other components or the CLI.
+
+Names are resolved by one rule, whatever order the distributions are found in
+(``sys.path`` order):
+
+1. A name of a genkeras **built-in** (an entry point of the ``genkeras``
+   distribution itself) always belongs to the built-in. A plugin that claims
+   it is *refused*, and listed with both distributions named.
+2. A name claimed by **two or more third-party distributions** is given to
+   none of them: each is refused, naming all of them (uninstall all but one).
+3. In-process registration (the decorator) refuses a name that is already
+   taken, built-in or plugin, with a ``ValueError``; a plugin discovered
+   again after :meth:`Registry.refresh` that claims an in-process name is
+   refused.
+
+Setting the environment variable ``GENKERAS_DISABLE_PLUGIN_AUTOLOAD=1`` turns
+off third-party entry points only -- the way to rule out a misbehaving
+plugin. The built-ins stay (they are read from the ``genkeras``
+distribution's own entry points), and so do in-process registrations.
 
 An entry point may name the component itself, or a :class:`Lazy` handle that
 names it by import path. Handles keep ``genkeras list`` instant: the heavy
@@ -51,11 +67,13 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import re
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
 __all__ = [
+    "BUILTIN_DISTRIBUTION",
     "Entry",
     "Lazy",
     "Registry",
@@ -64,9 +82,22 @@ __all__ = [
     "models",
     "stabilizers",
     "autoload_enabled",
+    "is_builtin",
 ]
 
 DISABLE_ENV = "GENKERAS_DISABLE_PLUGIN_AUTOLOAD"
+#: The distribution whose entry points are the built-ins.
+BUILTIN_DISTRIBUTION = "genkeras"
+
+
+def _normalize(name: str | None) -> str:
+    """A distribution name in the PEP 503 normal form (``Gen_Keras`` -> ``gen-keras``)."""
+    return re.sub(r"[-_.]+", "-", name or "").lower()
+
+
+def is_builtin(distribution: str | None) -> bool:
+    """Whether ``distribution`` is genkeras itself (whose entry points are the built-ins)."""
+    return _normalize(distribution) == BUILTIN_DISTRIBUTION
 
 
 def autoload_enabled() -> bool:
@@ -75,7 +106,8 @@ def autoload_enabled() -> bool:
     Returns:
         ``False`` when the environment variable
         ``GENKERAS_DISABLE_PLUGIN_AUTOLOAD`` is set to a true value
-        (``1``, ``true``, ``yes``), ``True`` otherwise.
+        (``1``, ``true``, ``yes``, ``on``), ``True`` otherwise. Either way the
+        built-ins are loaded.
     """
     value = os.environ.get(DISABLE_ENV, "").strip().lower()
     return value not in ("1", "true", "yes", "on")
@@ -151,6 +183,10 @@ def _import(path: str) -> Any:
     return obj
 
 
+def _label(distribution: str | None, version: str | None) -> str:
+    return f"{distribution or '?'} {version or ''}".strip()
+
+
 def _first_docstring_line(obj: Any) -> str:
     doc = getattr(obj, "__doc__", None) or ""
     for line in doc.strip().splitlines():
@@ -171,7 +207,10 @@ class Entry:
             built-ins, ``None`` for in-process registrations).
         version: That distribution's version.
         target: The entry point's ``module:attr`` value, if any.
-        error: For a broken plugin, the error raised while loading it.
+        error: For a broken plugin, the error raised while loading it; for a
+            refused one, why it was refused (naming both distributions).
+        refused: Whether the plugin was refused because its name is taken
+            (see the module docstring's rule); it was never imported.
     """
 
     name: str
@@ -181,13 +220,26 @@ class Entry:
     version: str | None = None
     target: str | None = None
     error: str | None = None
+    refused: bool = False
     _obj: Any = dataclasses.field(default=None, repr=False)
     _loaded: bool = dataclasses.field(default=False, repr=False)
 
     @property
     def broken(self) -> bool:
-        """Whether loading this component failed."""
+        """Whether this component cannot be used (its import failed, or it was refused)."""
         return self.error is not None
+
+    @property
+    def status(self) -> str:
+        """``"ok"``, ``"broken"`` (import failed) or ``"refused"`` (name conflict)."""
+        if self.refused:
+            return "refused"
+        return "broken" if self.error is not None else "ok"
+
+    @property
+    def builtin(self) -> bool:
+        """Whether this is one of genkeras's own built-ins."""
+        return is_builtin(self.distribution)
 
     def config_class(self) -> Any:
         """A model family's config dataclass, without importing the family if its handle names it.
@@ -259,12 +311,15 @@ class Registry:
     ) -> Callable[[Any], Any] | Any:
         """Registers ``obj`` under ``name``; usable as a decorator.
 
+        Entry points are discovered first, so a name taken by a built-in or an
+        installed plugin is refused here, whatever the import order.
+
         Args:
             name: The public name (lower-case, dashes allowed).
             obj: The component. Omit it to use ``register`` as a decorator.
             summary: One line for ``genkeras list``; defaults to the first
                 line of the component's docstring.
-            distribution: Distribution that provides it (set by discovery).
+            distribution: Distribution that provides it (``None``: in-process code).
             version: That distribution's version.
 
         Returns:
@@ -277,31 +332,37 @@ class Registry:
             raise ValueError(
                 f"A registered name must be a non-empty string. Received: name={name!r}"
             )
+        self._discover()
 
         def decorator(target):
             if name in self._entries:
                 existing = self._entries[name]
+                owner = existing.distribution or "in-process code"
+                if existing.builtin:
+                    owner = "a genkeras built-in (built-in names are reserved)"
                 raise ValueError(
-                    f"{self.kind[:-1]} {name!r} is already registered "
-                    f"(by {existing.distribution or 'in-process code'}). "
+                    f"{self.kind[:-1]} {name!r} is already registered by {owner}. "
                     "Choose another name."
                 )
-            self._entries[name] = Entry(
-                name=name,
-                kind=self.kind,
-                summary=summary
-                or (target.summary if isinstance(target, Lazy) else _first_docstring_line(target)),
-                distribution=distribution,
-                version=version,
-                target=target.target if isinstance(target, Lazy) else None,
-                _obj=target,
-                _loaded=not isinstance(target, Lazy),
-            )
+            self._add(name, target, summary, distribution, version)
             return target
 
         if obj is None:
             return decorator
         return decorator(obj)
+
+    def _add(self, name, target, summary="", distribution=None, version=None, value=None):
+        self._entries[name] = Entry(
+            name=name,
+            kind=self.kind,
+            summary=summary
+            or (target.summary if isinstance(target, Lazy) else _first_docstring_line(target)),
+            distribution=distribution,
+            version=version,
+            target=target.target if isinstance(target, Lazy) else value,
+            _obj=target,
+            _loaded=not isinstance(target, Lazy),
+        )
 
     def unregister(self, name: str) -> None:
         """Removes ``name`` (mainly for tests). Unknown names raise ``UnknownNameError``."""
@@ -311,37 +372,84 @@ class Registry:
         del self._entries[name]
 
     # -- discovery ---------------------------------------------------------
+    def _candidates(self) -> dict[str, list[tuple[Any, str | None, str | None]]]:
+        """Entry points of this group by name: ``{name: [(ep, distribution, version)]}``.
+
+        Built-ins first, then third-party ones (sorted by distribution name),
+        so nothing below depends on the order ``sys.path`` lists them in.
+        Third-party entry points are skipped when autoloading is off.
+        """
+        autoload = autoload_enabled()
+        found: dict[str, list] = {}
+        seen = set()
+        for ep in metadata.entry_points(group=self.group):
+            dist = getattr(ep, "dist", None)
+            dist_name = dist.metadata["Name"] if dist is not None else None
+            version = dist.version if dist is not None else None
+            key = (ep.name, ep.value, _normalize(dist_name))
+            if key in seen:  # the same distribution seen twice on sys.path
+                continue
+            seen.add(key)
+            if not autoload and not is_builtin(dist_name):
+                continue
+            found.setdefault(ep.name, []).append((ep, dist_name, version))
+        for rows in found.values():
+            rows.sort(key=lambda row: (not is_builtin(row[1]), _normalize(row[1]), row[0].value))
+        return found
+
     def _discover(self) -> None:
         if self._discovered:
             return
         self._discovered = True
-        if self.group is None or not autoload_enabled():
+        if self.group is None:
             return
-        for ep in sorted(metadata.entry_points(group=self.group), key=lambda e: e.name):
-            dist = getattr(ep, "dist", None)
-            dist_name = dist.metadata["Name"] if dist is not None else None
-            version = dist.version if dist is not None else None
-            if ep.name in self._entries:
-                existing = self._entries[ep.name]
-                if existing.target == ep.value and existing.distribution == dist_name:
-                    continue  # the same distribution seen twice on sys.path
-                self._mark_broken(
-                    ep,
-                    dist_name,
-                    version,
-                    f"ValueError: name {ep.name!r} is already registered by "
-                    f"{existing.distribution or 'in-process code'}",
-                )
-                continue
-            try:
-                obj = ep.load()
-            except Exception as exc:  # noqa: BLE001 - a broken plugin must not break others
-                self._mark_broken(ep, dist_name, version, f"{type(exc).__name__}: {exc}")
-                continue
-            self.register(ep.name, obj, distribution=dist_name, version=version)
-            self._entries[ep.name].target = obj.target if isinstance(obj, Lazy) else ep.value
+        for name, rows in sorted(self._candidates().items()):
+            builtins = [row for row in rows if is_builtin(row[1])]
+            plugins = [row for row in rows if not is_builtin(row[1])]
+            if builtins:
+                winner = builtins[0]
+                owner = f"genkeras {winner[2] or ''}".strip()
+                for ep, dist_name, version in plugins:
+                    self._refuse(
+                        ep,
+                        dist_name,
+                        version,
+                        f"refused: {name!r} is the name of a built-in {self.kind[:-1]} of "
+                        f"{owner}; {_label(dist_name, version)} cannot take it",
+                    )
+                self._entries.pop(name, None)  # built-ins win, even over in-process code
+                self._load(*winner)
+            elif name in self._entries:  # registered in-process before a refresh()
+                for ep, dist_name, version in plugins:
+                    self._refuse(
+                        ep,
+                        dist_name,
+                        version,
+                        f"refused: {name!r} is registered by in-process code; "
+                        f"{_label(dist_name, version)} cannot take it",
+                    )
+            elif len(plugins) > 1:
+                claimants = ", ".join(_label(d, v) for _, d, v in plugins)
+                for ep, dist_name, version in plugins:
+                    self._refuse(
+                        ep,
+                        dist_name,
+                        version,
+                        f"refused: {name!r} is claimed by several plugins ({claimants}), so "
+                        "none of them is used; uninstall all but one",
+                    )
+            else:
+                self._load(*plugins[0])
 
-    def _mark_broken(self, ep, dist_name, version, error: str) -> None:
+    def _load(self, ep, dist_name, version) -> None:
+        try:
+            obj = ep.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break others
+            self._mark_broken(ep, dist_name, version, f"{type(exc).__name__}: {exc}")
+            return
+        self._add(ep.name, obj, distribution=dist_name, version=version, value=ep.value)
+
+    def _mark_broken(self, ep, dist_name, version, error: str, refused: bool = False) -> None:
         self._broken.append(
             Entry(
                 name=ep.name,
@@ -350,8 +458,12 @@ class Registry:
                 version=version,
                 target=ep.value,
                 error=error,
+                refused=refused,
             )
         )
+
+    def _refuse(self, ep, dist_name, version, reason: str) -> None:
+        self._mark_broken(ep, dist_name, version, reason, refused=True)
 
     def refresh(self) -> None:
         """Forgets discovered entry points so the next lookup reads them again."""
@@ -371,9 +483,19 @@ class Registry:
         return [self._entries[n] for n in sorted(self._entries)]
 
     def broken(self) -> list[Entry]:
-        """Returns the plugins that failed to load, with their errors."""
+        """Returns the plugins that cannot be used, with why.
+
+        Both kinds: those whose import failed (``entry.status == "broken"``)
+        and those refused because their name is taken
+        (``entry.status == "refused"``; ``entry.error`` names both
+        distributions).
+        """
         self._discover()
         return list(self._broken)
+
+    def refused(self) -> list[Entry]:
+        """Returns the plugins refused because of a name conflict (a subset of :meth:`broken`)."""
+        return [e for e in self.broken() if e.refused]
 
     def entry(self, name: str) -> Entry:
         """Returns the :class:`Entry` for ``name``.
@@ -385,7 +507,7 @@ class Registry:
         if name not in self._entries:
             broken = [e for e in self._broken if e.name == name]
             note = (
-                f"(A plugin named {name!r} is installed but broken: {broken[0].error})"
+                f"(A plugin named {name!r} is installed but {broken[0].status}: {broken[0].error})"
                 if broken
                 else ""
             )

@@ -1,11 +1,14 @@
 """Tests for genkeras.registry: decorator, duplicates, lazy handles, entry-point discovery."""
 
+import importlib
 import os
 import subprocess
 import sys
 import textwrap
+from importlib import metadata
 
 import pytest
+from plugin_dists import build_and_install
 
 from genkeras import registry
 from genkeras.registry import Lazy, Registry, UnknownNameError
@@ -136,11 +139,16 @@ def test_entry_point_plugins_are_discovered(plugin_path):
         stabs.get("shaky")
 
 
-def test_autoload_can_be_disabled(plugin_path, monkeypatch):
+def test_autoload_can_be_disabled_without_losing_the_built_ins(plugin_path, monkeypatch):
     monkeypatch.setenv("GENKERAS_DISABLE_PLUGIN_AUTOLOAD", "1")
-    datasets = Registry("datasets", "genkeras.datasets")
-    assert datasets.names() == []
     assert not registry.autoload_enabled()
+    datasets = Registry("datasets", "genkeras.datasets")
+    stabs = Registry("stabilizers", "genkeras.stabilizers")
+    assert "tiny" not in datasets.names() and "calm" not in stabs.names()
+    assert stabs.broken() == []  # the broken plugin is not even read
+    assert {"digits", "ring", "grid", "mnist"} <= set(datasets.names())
+    assert {"r1-penalty", "pacgan", "wgan-gp"} <= set(stabs.names())
+    assert datasets.entry("digits").distribution == "genkeras"
 
 
 def _cli(args, env_extra=None, pythonpath=None):
@@ -176,3 +184,122 @@ def test_cli_list_and_help_do_not_import_tensorflow():
         result = _cli(args)
         assert result.returncode == 0, result.stderr
         assert "TF_IMPORTED=False" in result.stdout, args
+
+
+def test_in_process_registration_cannot_take_a_built_in_name():
+    # The decorator reads the entry points first, so the built-in is always there to refuse it.
+    stabs = Registry("stabilizers", "genkeras.stabilizers")
+    with pytest.raises(ValueError, match="already registered by a genkeras built-in"):
+        stabs.register("r1-penalty", object())
+    assert stabs.entry("r1-penalty").distribution == "genkeras"
+
+
+def test_registry_docstring_example_runs():
+    import doctest
+
+    assert doctest.testmod(registry).failed == 0
+
+
+# -- real installed distributions (pip install --target), in both discovery orders ---------
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """genkeras-test-alpha and -beta, each pip-installed into its own folder."""
+    work = str(tmp_path_factory.mktemp("dists"))
+    return {n: build_and_install(n, work) for n in ("genkeras-test-alpha", "genkeras-test-beta")}
+
+
+def _on_path(monkeypatch, folders, first: bool):
+    """Puts ``folders`` before (``first``) or after everything else on sys.path."""
+    rest = [p for p in sys.path if p not in folders]
+    monkeypatch.setattr(sys, "path", list(folders) + rest if first else rest + list(folders))
+    importlib.invalidate_caches()
+
+
+def _order(names):
+    """The order importlib.metadata finds these distributions in."""
+    found = [d.metadata["Name"].lower().replace("_", "-") for d in metadata.distributions()]
+    return sorted(names, key=found.index)
+
+
+@pytest.mark.parametrize("plugin_first", [True, False])
+def test_a_plugin_never_takes_a_built_in_name(installed, monkeypatch, plugin_first):
+    _on_path(monkeypatch, [installed["genkeras-test-alpha"]], first=plugin_first)
+    expected = (
+        ["genkeras-test-alpha", "genkeras"] if plugin_first else ["genkeras", "genkeras-test-alpha"]
+    )
+    assert _order(["genkeras", "genkeras-test-alpha"]) == expected  # the order really differs
+    stabs = Registry("stabilizers", "genkeras.stabilizers")
+    datasets = Registry("datasets", "genkeras.datasets")
+    for reg, name, target in (
+        (stabs, "r1-penalty", "genkeras.stabilizers.gradient_penalty:R1Penalty"),
+        (datasets, "ring", "genkeras.data:ring"),
+    ):
+        entry = reg.entry(name)
+        assert (entry.distribution, entry.target) == ("genkeras", target)
+        assert entry.status == "ok"
+        (refused,) = [e for e in reg.broken() if e.name == name]
+        assert refused.status == "refused" and refused.refused
+        assert refused.distribution == "genkeras-test-alpha"
+        assert "genkeras-test-alpha 1.0" in refused.error and "built-in" in refused.error
+        assert "genkeras " in refused.error  # the built-in's distribution is named too
+    assert datasets.get("ring")().name == "ring"  # the built-in loader, not the impostor
+    assert "alpha-points" in datasets.names()  # the plugin's other names work
+
+
+@pytest.mark.parametrize("alpha_first", [True, False])
+def test_two_plugins_with_one_name_are_both_refused(installed, monkeypatch, alpha_first):
+    folders = [installed["genkeras-test-alpha"], installed["genkeras-test-beta"]]
+    _on_path(monkeypatch, folders if alpha_first else folders[::-1], first=True)
+    names = ["genkeras-test-alpha", "genkeras-test-beta"]
+    assert _order(names) == (names if alpha_first else names[::-1])
+    stabs = Registry("stabilizers", "genkeras.stabilizers")
+    assert "twin" not in stabs.names() and "beta-calm" in stabs.names()
+    twins = sorted((e for e in stabs.refused() if e.name == "twin"), key=lambda e: e.distribution)
+    assert [e.distribution for e in twins] == names
+    for entry in twins:
+        assert "genkeras-test-alpha 1.0" in entry.error and "genkeras-test-beta 2.0" in entry.error
+    with pytest.raises(UnknownNameError, match="installed but refused"):
+        stabs.get("twin")
+    (shaky,) = [e for e in stabs.broken() if e.name == "shaky"]
+    assert shaky.status == "broken" and "beta_broken is broken" in shaky.error
+
+
+def test_gan_built_with_a_claimed_built_in_name_uses_the_built_in(installed, monkeypatch):
+    pytest.importorskip("tensorflow")
+    from genkeras.models.gan import GAN
+    from genkeras.stabilizers.gradient_penalty import R1Penalty
+
+    _on_path(monkeypatch, [installed["genkeras-test-alpha"]], first=True)
+    registry.stabilizers.refresh()
+    try:
+        gan = GAN(
+            (2,), config={"width": 4, "depth": 1, "latent_dim": 2, "stabilizers": ["r1-penalty"]}
+        )
+        assert type(gan.stabilizer_layers[0]) is R1Penalty
+    finally:
+        monkeypatch.undo()
+        registry.stabilizers.refresh()
+
+
+def test_cli_lists_refused_plugins_with_both_distributions(installed):
+    path = os.pathsep.join([installed["genkeras-test-alpha"], installed["genkeras-test-beta"]])
+    result = _cli(["plugins"], pythonpath=path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    r1 = next(ln for ln in lines if ln.startswith("r1-penalty"))
+    assert "genkeras-test-alpha" in r1 and "refused" in r1 and "built-in" in r1
+    twins = [ln for ln in lines if ln.startswith("twin")]
+    assert len(twins) == 2 and all("refused" in ln for ln in twins)
+
+
+def test_cli_with_autoload_disabled_keeps_the_built_in_models(installed):
+    env = {"GENKERAS_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    path = installed["genkeras-test-alpha"]
+    listing = _cli(["list"], env_extra=env, pythonpath=path)
+    assert listing.returncode == 0, listing.stderr
+    for name in ("vae", "gan", "pixelcnn", "digits", "ring", "r1-penalty", "wgan-gp"):
+        assert name in listing.stdout, name
+    assert "alpha-points" not in listing.stdout
+    helped = _cli(["run", "vae", "--help"], env_extra=env, pythonpath=path)
+    assert helped.returncode == 0, helped.stdout + helped.stderr
+    assert "--latent-dim" in helped.stdout
