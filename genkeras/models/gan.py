@@ -191,7 +191,7 @@ def missing_stabilizers(specs) -> tuple[str, ...]:
     """The names among stabilizer ``specs`` that cannot be loaded here (not installed, broken).
 
     Args:
-        specs: Stabilizer spec strings, as in :attr:`GANConfig.stabilizers`.
+        specs: Stabilizer spec strings, as in ``GANConfig.stabilizers``.
 
     Returns:
         The names, in order, without repeats.
@@ -752,7 +752,7 @@ class GAN(GenerativeModel):
 
         Args:
             path: The ``.keras`` file.
-            saved: Its GAN config (:meth:`get_config`'s output).
+            saved: Its GAN config (``GAN.get_config()``'s output).
             missing: The stabilizer names that could not be loaded.
 
         Returns:

@@ -119,7 +119,7 @@ __all__ = [
     "bce_with_logits",
 ]
 
-#: The values of :attr:`StabilizerContext.player`.
+#: The values of ``StabilizerContext.player``.
 PLAYERS = ("discriminator", "generator", "evaluation")
 
 
@@ -175,7 +175,7 @@ class StabilizerContext:
         """The *per-sample* discriminator's logits ``(n',)`` for inputs ``x``.
 
         This is what a gradient penalty differentiates. ``x`` is in the
-        discriminator's input space (like :attr:`real`: model range, packed);
+        discriminator's input space (like ``ctx.real``: model range, packed);
         no input transform is applied to it, so the penalty differentiates
         with respect to exactly ``x``. Feature transforms run in their
         per-sample form (:meth:`Stabilizer.per_sample_features`): logit ``i``

@@ -28,7 +28,8 @@ order (``stack.method`` calls that hook on every stabilizer, in order)::
     trackers: loss terms of both updates, tracked(ctx) of the generator's ctx
 
 A penalty that calls :meth:`~genkeras.stabilizers.base.StabilizerContext.discriminate`
-runs the trunk, :meth:`per_sample_features` and the head on its input.
+runs the trunk, every stabilizer's ``per_sample_features`` and the head on
+its input.
 """
 
 from __future__ import annotations

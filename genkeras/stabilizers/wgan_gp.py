@@ -31,10 +31,12 @@ the generator's batch (the critic's estimate of ``W``), and
 ``wgan_gp_wasserstein``: the same estimate on the test split and the scored
 samples.
 
-The paper's settings: ``λ = 10``, five critic updates per generator update
-(``--d-steps 5``) and Adam with ``β₁ = 0`` (``--beta-1 0``), ``β₂ = 0.9``,
-learning rate ``1e-4``. Options: ``penalty`` (``λ``, default 10) and ``seed``
-(of ``ε``).
+The paper's settings for images: ``λ = 10``, five critic updates per
+generator update (``--d-steps 5``) and Adam with ``β₁ = 0`` (``--beta-1 0``),
+``β₂ = 0.9``, learning rate ``1e-4``. For the 2-D toy mixtures the authors'
+code uses ``λ = 0.1`` ("smaller lambda makes things faster for toy tasks"),
+five critic updates and ``β₁ = 0.5``. Options: ``penalty`` (``λ``, default 10)
+and ``seed`` (of ``ε``).
 
 References:
 
