@@ -532,3 +532,11 @@ def test_stabilizer_evaluation_metrics_are_prefixed(registered, seeded):
     samples = gan.sample(200, seed=0).numpy()
     np.testing.assert_allclose(metrics["test_listy_mean_x"], samples[:, 0].mean(), rtol=1e-6)
     assert metrics["num_modes"] == 8  # the dataset's own metrics are still there
+
+
+def test_spec_docstring_examples_run():
+    import doctest
+
+    from genkeras.stabilizers import spec
+
+    assert doctest.testmod(spec).failed == 0

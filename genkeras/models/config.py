@@ -199,7 +199,8 @@ class GANConfig(ModelConfig):
         loss: Generator loss: ``non-saturating`` or ``minimax``.
         d_steps: Discriminator updates per generator update.
         beta_1: Adam's β₁ for both optimizers.
-        stabilizers: Stabilizer specs, ``"name"`` or ``"name:key=value,..."``.
+        stabilizers: Stabilizer specs, ``"name"`` or ``"name:key=value,..."``
+            (list values in brackets: ``"name:sizes=[64,64]"``).
     """
 
     run_defaults: ClassVar[Mapping[str, Any]] = {"learning_rate": 2e-4}
@@ -214,7 +215,7 @@ class GANConfig(ModelConfig):
     d_steps: int = option(1, "Discriminator updates per generator update.", min=1)
     beta_1: float = option(0.5, "Adam beta_1 of both optimizers.", min=0, max=1, max_open=True)
     stabilizers: tuple[str, ...] = option(
-        (), "Stabilizer NAME or NAME:key=value,... (genkeras list shows them)."
+        (), "Stabilizer NAME or NAME:key=value,... (lists: key=[a,b]; genkeras list shows them)."
     )
 
     def __post_init__(self):

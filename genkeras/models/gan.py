@@ -761,7 +761,7 @@ class GAN(GenerativeModel):
         Raises:
             ValueError: If the generator's weights are not all in the file.
         """
-        options = {**saved["config"], "stabilizers": []}
+        options = {**cls.config_class.upgrade(dict(saved["config"])), "stabilizers": []}
         gan = cls(
             data_shape=saved["data_shape"],
             levels=saved.get("levels"),

@@ -47,6 +47,14 @@ def test_entry_point_names_the_model_and_its_config():
     assert entry.load() is NADE
 
 
+def test_docstring_examples_run():
+    import doctest
+
+    from genkeras_nade import model
+
+    assert doctest.testmod(model).failed == 0
+
+
 def test_conditionals_are_causal():
     model = _random_nade(d=6)
     x = tf.constant(np.random.default_rng(1).integers(0, 2, size=(4, 6)), tf.float32)
