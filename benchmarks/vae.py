@@ -1,19 +1,35 @@
-"""Benchmark: the VAE on digits -- throughput with and without XLA, bounds, CPU time, memory.
+"""Benchmark: what the README's main job costs and shows -- the VAE on digits.
 
-Prints a Markdown table. Usage::
+Prints Markdown tables, every figure measured in this run on this machine::
 
-    python benchmarks/vae.py [--epochs 20] [--seed 0]
+    python benchmarks/vae.py            # the main command's defaults
+    python benchmarks/vae.py --quick    # fewer repeats (a smoke run)
 
-Targets (issue 2): 20 epochs on digits in under a minute of CPU time on 2 cores,
-and peak RSS under 2 GB. Both variants train the same model with the same seed
-through ``genkeras.training.run``, so the numbers are what ``genkeras run vae``
-costs. Throughput is measured over the epochs after the first (the first
-includes tracing/compilation, reported separately).
+1. **Run loop vs bare fit.** The same model, defaults and seed trained by a
+   bare ``keras.Model.fit`` (no callbacks, no validation, no run folder) and
+   by ``genkeras.training.run``: examples per second of the training epochs,
+   the run's per-epoch overhead (validation, checkpoint, history, sample grid,
+   NaN watch) in % of the bare epoch with the same ``steps_per_execution``,
+   and the end of the run (test metrics with IWAE-1000, figures, saving).
+2. **steps_per_execution.** Bare training throughput (examples per wall- and
+   CPU-second) with Keras's default of 1 step per call and with the runner's
+   automatic choice, and whether the histories are identical.
+3. **The lesson.** Active units, the classifier's view of 1,000 samples as
+   ``samples.png`` shows them, and the test ELBO, for today's defaults and,
+   as the baseline, the defaults of genkeras 0.1.0 (conv networks, 5 epochs
+   in the README) at the same epochs.
+4. **Processes.** Wall time of the README's main command
+   (``genkeras run vae``, install excluded), ``genkeras sample``,
+   ``genkeras evaluate``, ``genkeras run vae --help`` and a refused option, each
+   a fresh process.
 """
 
+from __future__ import annotations
+
 import argparse
+import json
 import os
-import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,80 +37,155 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
-from genkeras import training  # noqa: E402
+from genkeras import data, training  # noqa: E402
+from genkeras.models.config import VAEConfig  # noqa: E402
+from genkeras.run_config import RunConfig  # noqa: E402
+
+#: The defaults of genkeras 0.1.0's main job: conv networks (the README ran 5 epochs).
+OLD_OPTIONS = {"architecture": "conv", "hidden": 32}
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Records the wall time of every epoch's training steps."""
+    """Wall and CPU time of every epoch (``on_epoch_begin`` to ``on_epoch_end``) and run end."""
 
     def __init__(self):
         super().__init__()
-        self.times = []
+        self.wall, self.cpu, self.end = [], [], None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
+        self.t = (time.perf_counter(), time.process_time())
 
     def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self.start)
+        self.wall.append(time.perf_counter() - self.t[0])
+        self.cpu.append(time.process_time() - self.t[1])
+
+    def on_train_end(self, logs=None):
+        self.end = time.perf_counter()
 
 
-def measure(jit: bool, epochs: int, seed: int, out: str) -> dict:
+def bare_fit(epochs: int, spe: int, seed: int = 0):
+    """A bare fit of the main job's model: no callbacks but the timer, no validation."""
+    from genkeras.models.vae import VAE
+
+    spec = data.load("digits")
+    run = RunConfig(epochs=epochs).resolved(VAEConfig.run_defaults)
+    keras.utils.set_random_seed(seed)
+    model = VAE.from_data(spec, {})
+    model.build_from_shape()
+    steps = spec.steps_per_epoch(run.batch_size)
+    model.compile_for_training(run.learning_rate, False, spe)
     timer = EpochTimer()
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    result = training.run(
-        "vae", epochs=epochs, seed=seed, jit=jit, out=out, verbose=0, callbacks=[timer]
+    history = model.fit(
+        spec.train_dataset(run.batch_size, seed, 0, epochs),
+        epochs=epochs,
+        steps_per_epoch=steps,
+        callbacks=[timer],
+        shuffle=False,
+        verbose=0,
     )
-    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-    batch = result.config.batch_size
-    steps = batch * (result.record.data["num_train"] // batch)  # examples per epoch
-    later = timer.times[1:] or timer.times
-    return {
-        "jit": jit,
-        "examples_per_s": steps / (sum(later) / len(later)),
-        "first_epoch_s": timer.times[0],
-        "cpu_s": cpu,
-        "wall_s": wall,
-        "elbo": result.metrics["elbo_nats"],
-        "elbo_bpd": result.metrics["elbo_bits_per_dim"],
-        "iwae": result.metrics["iwae_nats"],
-        "iwae_bpd": result.metrics["iwae_bits_per_dim"],
-        "k": result.metrics["iwae_k"],
-    }
+    return timer, history.history, steps * run.batch_size
+
+
+def run_loop(epochs: int, out: str, options=None, seed: int = 0):
+    """``training.run`` with a timer after the built-in callbacks."""
+    timer = EpochTimer()
+    result = training.run(
+        "vae", epochs=epochs, out=out, seed=seed, verbose=0, options=options, callbacks=[timer]
+    )
+    return timer, result, time.perf_counter() - timer.end
+
+
+def later(values):
+    """The epochs after the first (which traces and compiles)."""
+    return values[1:] or values
+
+
+def process(args, cwd) -> tuple[float, int]:
+    """Wall seconds and exit code of ``genkeras ARGS`` in a fresh process."""
+    t = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "genkeras", *args], cwd=cwd, capture_output=True, text=True
+    )
+    return time.perf_counter() - t, proc.returncode
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="one repeat of each process")
     args = parser.parse_args(argv)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for jit in (False, True):
-            rows.append(measure(jit, args.epochs, args.seed, os.path.join(tmp, f"jit{jit}")))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    epochs = RunConfig().resolved(VAEConfig.run_defaults).epochs
+    spec = data.load("digits")
+    steps = spec.steps_per_epoch(VAEConfig.run_defaults["batch_size"])
+    auto_spe = RunConfig().execution_steps(steps)
+    tmp = tempfile.mkdtemp(prefix="genkeras-bench-")
     print(
-        f"\nVAE on digits, {args.epochs} epochs, seed {args.seed}, "
-        f"{os.cpu_count()} CPUs, python {sys.version.split()[0]}, keras {keras.__version__}\n"
+        f"VAE on digits, main-job defaults ({epochs} epochs, batch "
+        f"{VAEConfig.run_defaults['batch_size']}, {steps} steps/epoch), {os.cpu_count()} CPUs, "
+        f"python {sys.version.split()[0]}, keras {keras.__version__}\n"
     )
-    print(
-        "| jit_compile | train examples/s | first epoch (s) | CPU time incl. eval (s) "
-        "| wall (s) | test ELBO nats (bits/dim) | IWAE-k nats (bits/dim) | k |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        print(
-            f"| {r['jit']} | {r['examples_per_s']:.0f} | {r['first_epoch_s']:.1f} | "
-            f"{r['cpu_s']:.1f} | {r['wall_s']:.1f} | {r['elbo']:.2f} ({r['elbo_bpd']:.3f}) | "
-            f"{r['iwae']:.2f} ({r['iwae_bpd']:.3f}) | {r['k']} |"
+
+    # 2. steps_per_execution (bare fits)
+    one, one_hist, examples = bare_fit(epochs, 1)
+    auto, auto_hist, _ = bare_fit(epochs, auto_spe)
+    rate = {
+        name: (
+            examples / np.mean(later(t.wall)),
+            examples / np.mean(later(t.cpu)),
         )
-    base = rows[0]["examples_per_s"]
-    print(f"\nXLA speed-up over the no-jit baseline: {rows[1]['examples_per_s'] / base:.2f}x")
-    print(f"peak RSS of the process: {peak_mb:.0f} MB (target < 2048 MB)")
+        for name, t in (("1", one), (str(auto_spe), auto))
+    }
+    identical = all(np.array_equal(one_hist[k], auto_hist[k]) for k in one_hist)
+    print("| steps_per_execution | examples / wall-s | examples / CPU-s | speed-up (wall) |")
+    print("|---|---|---|---|")
+    for name, (wall, cpu) in rate.items():
+        print(f"| {name} | {wall:.0f} | {cpu:.0f} | {wall / rate['1'][0]:.2f}x |")
+    print(f"\nhistories identical for a fixed seed: {identical}\n")
+
+    # 1. the run loop vs the bare fit with the same steps_per_execution
+    timer, result, end_s = run_loop(epochs, os.path.join(tmp, "run"))
+    bare_epoch, run_epoch = np.mean(later(auto.wall)), np.mean(later(timer.wall))
+    print("| | examples / wall-s | epoch (s) | per-epoch overhead | end of run (s) |")
+    print("|---|---|---|---|---|")
+    print(f"| bare fit | {examples / bare_epoch:.0f} | {bare_epoch:.3f} | - | - |")
     print(
-        f"CPU-time target (20 epochs < 60 s): no-jit {rows[0]['cpu_s']:.1f} s, "
-        f"jit {rows[1]['cpu_s']:.1f} s"
+        f"| training.run | {examples / run_epoch:.0f} | {run_epoch:.3f} | "
+        f"{100 * (run_epoch / bare_epoch - 1):+.1f} % | {end_s:.2f} |"
     )
+
+    # 3. the lesson, today's defaults vs 0.1.0's at the same epochs
+    _, old, _ = run_loop(epochs, os.path.join(tmp, "old"), options=OLD_OPTIONS)
+    print(
+        "\n| defaults | active units | classes >= 2 % | class KL | confidence "
+        "| test ELBO (nats) | IWAE-1000 (nats) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for name, r in (("today's", result), ("0.1.0 (conv)", old)):
+        m = r.metrics
+        print(
+            f"| {name} | {m['active_units']} / 2 | {m['sample_classes_covered']} / 10 | "
+            f"{m['sample_class_kl']:.3f} | {m['sample_classifier_confidence']:.3f} | "
+            f"{m['elbo_nats']:.2f} | {m['iwae_nats']:.2f} |"
+        )
+
+    # 4. processes (fresh interpreters, as a user types them)
+    repeats = 1 if args.quick else 3
+    main_out = os.path.join(tmp, "main")
+    rows = [
+        ("genkeras run vae (the main command)", ["run", "vae", "--out", main_out, "--overwrite"]),
+        ("genkeras sample RUN -n 64 -o x.png", ["sample", main_out, "-n", "64", "-o", "x.png"]),
+        ("genkeras evaluate RUN", ["evaluate", main_out]),
+        ("genkeras run vae --help", ["run", "vae", "--help"]),
+        ("genkeras run vae --epochs 0 (refused)", ["run", "vae", "--epochs", "0"]),
+        ("genkeras run vae --dataset npz:missing.npz", ["run", "vae", "--dataset", "npz:no.npz"]),
+    ]
+    print("\n| command | wall (s), best of runs | exit code |")
+    print("|---|---|---|")
+    for name, argv_ in rows:
+        times = [process(argv_, tmp) for _ in range(repeats)]
+        print(f"| `{name}` | {min(t for t, _ in times):.2f} | {times[0][1]} |")
+    print(f"\nmetrics of the main command: {json.dumps(result.metrics, sort_keys=True)}")
 
 
 if __name__ == "__main__":

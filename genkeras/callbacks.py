@@ -30,6 +30,7 @@ __all__ = [
     "SampleGrid",
     "diverged",
     "resume_history",
+    "sample_count",
     "write_samples",
 ]
 
@@ -45,12 +46,23 @@ def diverged(logs) -> bool:
     return False
 
 
-def write_samples(model, spec, run_dir: str, seed: int, epoch: int | None = None) -> str | None:
+def write_samples(
+    model, spec, run_dir: str, seed: int, epoch: int | None = None, draw=None
+) -> str | None:
     """Draws the samples a run shows and writes ``samples.png`` (and a per-epoch copy).
 
     The samples are ``model.sample(n, seed, **model.display_options)``: 64
     images as a grid, or 2,000 points over the test data for 2-D data; the
     title says what they are (:meth:`~genkeras.models.base.GenerativeModel.describe_samples`).
+
+    Args:
+        model: The model.
+        spec: Its data.
+        run_dir: The run folder.
+        seed: The samples' seed.
+        epoch: Epochs trained, for a per-epoch copy ``samples/epoch-NNN.png``.
+        draw: A callable returning those samples (e.g. a compiled one); default
+            ``model.sample``.
 
     Returns:
         The path of the figure, or ``None`` for data that has no picture.
@@ -58,15 +70,21 @@ def write_samples(model, spec, run_dir: str, seed: int, epoch: int | None = None
     from genkeras import plots
 
     options = dict(model.display_options)
-    n = 64 if spec.is_image else 2000
+    n = sample_count(spec)
+    samples = draw() if draw is not None else model.sample(n, seed=seed, **options)
     what = model.describe_samples(**options)
     title = f"{what}, after epoch {epoch}" if epoch is not None else what
     path = os.path.join(run_dir, "samples.png")
-    written = plots.samples_figure(model.sample(n, seed=seed, **options), spec, path, title)
+    written = plots.samples_figure(samples, spec, path, title)
     if written and epoch is not None:
         os.makedirs(os.path.join(run_dir, "samples"), exist_ok=True)
         shutil.copyfile(path, os.path.join(run_dir, "samples", f"epoch-{epoch:03d}.png"))
     return written
+
+
+def sample_count(spec) -> int:
+    """How many samples a run's picture shows: 64 images, or 2,000 points."""
+    return 64 if spec.is_image else 2000
 
 
 class HistoryCSV(keras.callbacks.CSVLogger):
@@ -126,23 +144,50 @@ class Checkpoint(keras.callbacks.Callback):
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Draws samples with a fixed seed at the end of every epoch.
+    """Draws samples with a fixed seed every ``every`` epochs and after the last one.
+
+    The samples come from one compiled function (``model.sample`` under
+    ``tf.function``), traced on first use, so a grid costs a forward pass and
+    one ``imshow``.
 
     Args:
         spec: The run's :class:`genkeras.data.DataSpec`.
         run_dir: The run folder.
-        seed: The samples' seed (the same every epoch).
+        seed: The samples' seed (the same every time).
+        every: Epochs between grids.
+        last_epoch: The run's last epoch (always drawn).
     """
 
-    def __init__(self, spec, run_dir: str, seed: int):
+    def __init__(self, spec, run_dir: str, seed: int, every: int = 1, last_epoch: int = 0):
         super().__init__()
         self.spec, self.run_dir, self.seed = spec, run_dir, int(seed)
+        self.every, self.last_epoch = max(1, int(every)), int(last_epoch)
+        self._draw = None
+
+    def due(self, epoch: int) -> bool:
+        """Whether the grid of ``epoch`` epochs is drawn."""
+        return epoch % self.every == 0 or epoch == self.last_epoch
+
+    def _compiled(self, model):
+        if self._draw is None:
+            import tensorflow as tf
+
+            n, options = sample_count(self.spec), dict(model.display_options)
+            self._draw = tf.function(lambda: model.sample(n, seed=self.seed, **options))
+        return self._draw
+
+    def complete(self, model, epoch: int) -> None:
+        """Draws the grid of ``epoch`` if it is due and missing (a resumed run's first job)."""
+        path = os.path.join(self.run_dir, "samples", f"epoch-{epoch:03d}.png")
+        if self.due(epoch) and not os.path.exists(path):
+            write_samples(model, self.spec, self.run_dir, self.seed, epoch, self._compiled(model))
 
     def on_epoch_end(self, epoch, logs=None):
-        """Writes the samples after ``epoch + 1`` epochs."""
-        if diverged(logs):
+        """Writes the samples after ``epoch + 1`` epochs, if that grid is due."""
+        if diverged(logs) or not self.due(epoch + 1):
             return
-        write_samples(self.model, self.spec, self.run_dir, self.seed, epoch=epoch + 1)
+        draw = self._compiled(self.model)
+        write_samples(self.model, self.spec, self.run_dir, self.seed, epoch + 1, draw)
 
 
 class NaNWatch(keras.callbacks.TerminateOnNaN):

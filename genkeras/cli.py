@@ -28,6 +28,7 @@ from click.core import ParameterSource
 from genkeras import __version__, registry
 from genkeras.options import click_options
 from genkeras.run_config import Invocation, RunConfig
+from genkeras.runtime import show_progress
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -86,6 +87,7 @@ def _make_run_command(name: str, config_class) -> click.Command:
             _fail(exc, usage=True)
         if plan.resume:
             click.echo(f"resuming {plan.out} after epoch {plan.done}, to epoch {plan.run.epochs}")
+        show_progress(not call.quiet)
         try:  # options that only the built model can check (a stabilizer's) are usage errors
             net, start_epoch = training.build(plan)
         except ValueError as exc:
@@ -179,6 +181,7 @@ def _load(run_dir):
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 def evaluate(run_dir, batch_size, as_json):
     """Recompute the test metrics of the saved run in RUN_DIR."""
+    show_progress(not as_json)  # keep --json output parseable
     model, spec, _ = _load(run_dir)
     metrics = model.evaluation_metrics(spec, batch_size=batch_size, cache_dir=run_dir)
     if as_json:

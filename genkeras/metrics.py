@@ -45,6 +45,8 @@ import os
 import numpy as np
 
 __all__ = [
+    "active_units",
+    "classifier_cache",
     "dataset_metrics",
     "merge_metrics",
     "mode_coverage",
@@ -296,3 +298,50 @@ def coverage_classifier(
     predictions = model.predict(x_test, batch_size=500, verbose=0).argmax(axis=1)
     accuracy = float(np.mean(predictions == spec.y_test))
     return model, accuracy
+
+
+def classifier_cache(spec) -> str:
+    """A per-user cache folder for the coverage classifier of ``spec``'s data.
+
+    The classifier is a deterministic function of the labelled training split
+    (seed 0), so it is trained once per machine and dataset and reused by
+    every run: the folder is ``$GENKERAS_CACHE`` (default
+    ``~/.cache/genkeras``) ``/classifiers/<fingerprint>``, the fingerprint a
+    hash of the training images, labels and levels.
+    """
+    import hashlib
+
+    digest = hashlib.sha1()
+    for array in (spec.x_train, spec.y_train):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(repr((spec.shape, spec.levels, spec.num_classes)).encode())
+    root = os.environ.get("GENKERAS_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "genkeras"
+    )
+    return os.path.join(root, "classifiers", digest.hexdigest()[:16])
+
+
+def active_units(codes, threshold: float = 0.01) -> int:
+    """Latent units in use, as Burda et al. (2016) count them.
+
+    Unit ``u`` is active if ``Cov_x(E_{q(z|x)}[z_u]) > threshold``: the
+    posterior mean moves with the input. A collapsed unit has a posterior
+    equal to the prior whatever ``x`` is, so its mean does not vary.
+
+    Args:
+        codes: ``(n, d)`` posterior means ``E_q[z | x_i]`` of ``n`` examples.
+        threshold: Variance above which a unit counts (0.01 in the paper).
+
+    Returns:
+        The number of active units, between 0 and ``d``.
+
+    Example:
+
+    >>> codes = np.stack([np.linspace(-1, 1, 50), np.full(50, 0.3)], axis=1)
+    >>> active_units(codes)
+    1
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim != 2 or len(codes) < 2:
+        raise ValueError(f"codes must be (n >= 2, d). Received: shape={codes.shape}")
+    return int(np.count_nonzero(codes.var(axis=0) > threshold))

@@ -22,6 +22,7 @@ __all__ = [
     "receptive_field",
     "samples_figure",
     "scatter_2d",
+    "tile",
     "to_numpy",
     "training_curves",
 ]
@@ -53,6 +54,22 @@ def _save(fig, path) -> str:
     return path
 
 
+def tile(images, ncols: int, pad: int = 1, fill: float = 1.0) -> np.ndarray:
+    """Tiles ``(n, H, W, C)`` images into one ``(rows·(H+pad)−pad, ncols·(W+pad)−pad, C)`` canvas.
+
+    Images are laid out row by row; ``pad`` pixels of ``fill`` separate them
+    (empty cells of the last row are ``fill`` too).
+    """
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    rows = int(math.ceil(n / ncols))
+    canvas = np.full((rows * (h + pad) - pad, ncols * (w + pad) - pad, c), fill, images.dtype)
+    for k in range(n):
+        r, col = divmod(k, ncols)
+        canvas[r * (h + pad) : r * (h + pad) + h, col * (w + pad) : col * (w + pad) + w] = images[k]
+    return canvas
+
+
 def image_grid(
     images,
     path,
@@ -61,7 +78,7 @@ def image_grid(
     ncols: int | None = None,
     labels=None,
 ) -> str:
-    """Draws a grid of images.
+    """Draws a grid of images as one tiled picture.
 
     Args:
         images: ``(n, H, W, C)`` with ``C`` in {1, 3}; integer levels
@@ -70,7 +87,7 @@ def image_grid(
         levels: Number of discrete levels (for scaling to ``[0, 1]``).
         title: Figure title.
         ncols: Columns (default: square-ish).
-        labels: Optional per-image captions.
+        labels: Optional per-image captions, written above each image.
 
     Returns:
         ``path``.
@@ -82,24 +99,29 @@ def image_grid(
     if levels is not None:
         images = images / float(levels - 1)
     images = np.clip(images, 0.0, 1.0)
-    n = len(images)
+    n, h, w, _ = images.shape
     ncols = ncols or int(math.ceil(math.sqrt(n)))
     nrows = int(math.ceil(n / ncols))
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(ncols * 0.8, nrows * 0.8 + (0.4 if title else 0)), squeeze=False
+    pad = max(2, h // 2) if labels is not None else max(1, h // 8)  # room for captions
+    canvas = tile(images, ncols, pad=pad, fill=1.0)
+    fig, ax = plt.subplots(
+        figsize=(
+            ncols * 0.8,
+            nrows * 0.8 + (0.4 if title else 0) + (0.2 * nrows if labels is not None else 0),
+        )
     )
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i < n:
-            img = images[i]
-            if img.shape[-1] == 1:
-                ax.imshow(img[..., 0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-            else:
-                ax.imshow(img, interpolation="nearest")
-            if labels is not None:
-                ax.set_title(str(labels[i]), fontsize=6)
+    ax.axis("off")
+    if canvas.shape[-1] == 1:
+        ax.imshow(canvas[..., 0], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    else:
+        ax.imshow(canvas, interpolation="nearest")
+    if labels is not None:
+        for k, label in enumerate(labels[:n]):
+            r, col = divmod(k, ncols)
+            x, y = col * (w + pad) + (w - 1) / 2, r * (h + pad) - 0.8
+            ax.text(x, y, str(label), fontsize=6, ha="center", va="bottom")
     if title:
-        fig.suptitle(title)
+        ax.set_title(title)
     return _save(fig, path)
 
 
@@ -222,12 +244,19 @@ def samples_figure(samples, spec, path, title: str | None = None) -> str | None:
 
 
 def latent_manifold(
-    decode, path, levels: int | None = None, n: int = 15, title: str = "decoded latent manifold"
+    decode,
+    path,
+    levels: int | None = None,
+    n: int = 15,
+    title: str = "decoded latent manifold",
+    classify=None,
 ) -> str:
     """Decodes an ``n × n`` grid over a 2-D latent plane (Kingma & Welling, Fig. 4).
 
     The grid points are standard-normal quantiles in ``(0.05, 0.95)`` on each
-    axis, so equal steps carry equal prior mass.
+    axis, so equal steps carry equal prior mass. With ``classify``, a second
+    panel colours each tile by the class a classifier gives its image, so
+    whether several classes spread over both axes is visible at a glance.
 
     Args:
         decode: Callable mapping ``(m, 2)`` latents to ``(m, H, W, C)`` images.
@@ -235,6 +264,8 @@ def latent_manifold(
         levels: Discrete levels of the images (for scaling).
         n: Grid points per axis.
         title: Figure title.
+        classify: Optional callable mapping the ``(m, H, W, C)`` images (in
+            data units) to ``(m,)`` integer classes.
 
     Returns:
         ``path``.
@@ -244,12 +275,13 @@ def latent_manifold(
     plt = _pyplot()
     q = norm.ppf(np.linspace(0.05, 0.95, n)).astype(np.float32)
     zz = np.array([(a, b) for b in q[::-1] for a in q], dtype=np.float32)
-    images = to_numpy(decode(zz)).astype(np.float32)
-    if levels is not None:
-        images = images / float(levels - 1)
+    decoded = to_numpy(decode(zz)).astype(np.float32)
+    images = decoded / float(levels - 1) if levels is not None else decoded
     h, w, c = images.shape[1:]
     canvas = images.reshape(n, n, h, w, c).transpose(0, 2, 1, 3, 4).reshape(n * h, n * w, c)
-    fig, ax = plt.subplots(figsize=(6, 6))
+    panels = 2 if classify is not None else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 6), squeeze=False)
+    ax = axes[0, 0]
     extent = (q[0], q[-1], q[0], q[-1])
     if c == 1:
         ax.imshow(
@@ -260,7 +292,24 @@ def latent_manifold(
     ax.set_xlabel("z[0]")
     ax.set_ylabel("z[1]")
     ax.set_title(title)
+    if classify is not None:
+        _class_map(axes[0, 1], np.asarray(classify(decoded)).reshape(n, n), extent)
     return _save(fig, path)
+
+
+def _class_map(ax, classes, extent) -> None:
+    """Draws an ``(n, n)`` grid of class labels as coloured cells with the label written in."""
+    n = classes.shape[0]
+    ax.imshow(classes, cmap="tab10", vmin=-0.5, vmax=9.5, extent=extent, interpolation="nearest")
+    lo, hi = extent[0], extent[1]
+    step = (hi - lo) / n
+    for r in range(n):
+        for col in range(n):
+            x, y = lo + (col + 0.5) * step, hi - (r + 0.5) * step
+            ax.text(x, y, str(classes[r, col]), ha="center", va="center", fontsize=7)
+    ax.set_xlabel("z[0]")
+    ax.set_ylabel("z[1]")
+    ax.set_title(f"classifier's label of each tile ({len(np.unique(classes))} classes)")
 
 
 def latent_scatter(codes, path, labels=None, title: str = "test set in latent space") -> str:

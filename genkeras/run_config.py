@@ -42,6 +42,8 @@ CONFIG_FILE = "config.json"
 STRATEGIES = ("default", "mirrored", "multiworker")
 #: Run defaults when a model family sets none (``ModelConfig.run_defaults``).
 FALLBACK_DEFAULTS = {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3}
+#: The largest automatic ``steps_per_execution``.
+MAX_STEPS_PER_EXECUTION = 64
 
 
 @dataclasses.dataclass
@@ -64,6 +66,12 @@ class RunConfig:
         levels: Requantize discrete data to this many levels.
         binarize: Binarize discrete data (2 levels).
         jit: Compile the train and test steps with XLA.
+        steps_per_execution: Training steps per call of the compiled train
+            function (``None``: the largest divisor of the epoch's steps up to
+            64). It must divide the steps of an epoch, so that epochs, and so
+            histories and checkpoints, do not depend on it.
+        sample_every: Epochs between the per-epoch sample grids (``None``:
+            ``ceil(epochs / 10)``); the last epoch always gets one.
         strategy: The ``tf.distribute`` strategy.
 
     Example:
@@ -95,6 +103,18 @@ class RunConfig:
     levels: int | None = option(None, "Requantize discrete data to this many levels.", min=2)
     binarize: bool = option(False, "Binarize discrete data (2 levels).", flag=True)
     jit: bool = option(False, "Compile train/test steps with XLA.")
+    steps_per_execution: int | None = option(
+        None,
+        "Training steps per call of the compiled step; must divide the steps of an epoch "
+        "[default: the largest divisor up to 64]. Results do not depend on it.",
+        min=1,
+    )
+    sample_every: int | None = option(
+        None,
+        "Draw the sample grid samples/epoch-NNN.png every this many epochs, and after the "
+        "last [default: about ten grids per run].",
+        min=1,
+    )
     strategy: str = option("default", "tf.distribute strategy.", choices=STRATEGIES)
 
     def __post_init__(self):
@@ -110,7 +130,27 @@ class RunConfig:
         """
         merged = {**FALLBACK_DEFAULTS, **(defaults or {})}
         changes = {k: merged[k] for k in FALLBACK_DEFAULTS if getattr(self, k) is None}
-        return dataclasses.replace(self, **changes)
+        resolved = dataclasses.replace(self, **changes)
+        if resolved.sample_every is None:
+            resolved.sample_every = max(1, -(-resolved.epochs // 10))
+        return resolved
+
+    def execution_steps(self, steps_per_epoch: int) -> int:
+        """The ``steps_per_execution`` to compile with for epochs of ``steps_per_epoch`` steps.
+
+        Raises:
+            ValueError: If a given ``steps_per_execution`` does not divide the epoch.
+        """
+        divisors = [k for k in range(1, steps_per_epoch + 1) if steps_per_epoch % k == 0]
+        if self.steps_per_execution is None:
+            return max(k for k in divisors if k <= MAX_STEPS_PER_EXECUTION)
+        if steps_per_epoch % self.steps_per_execution:
+            raise ValueError(
+                f"steps_per_execution must divide the {steps_per_epoch} steps of an epoch "
+                f"({', '.join(map(str, divisors))}). "
+                f"Received: steps_per_execution={self.steps_per_execution}"
+            )
+        return self.steps_per_execution
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the fields as a JSON-friendly dict."""

@@ -1,9 +1,16 @@
-"""Importing TensorFlow quietly, once, when a command needs it.
+"""The process's side of a command: TensorFlow imported quietly, progress bars.
 
 TensorFlow's C++ runtime logs CUDA probes and oneDNN notices on file
 descriptor 2 before its log level can apply. :func:`import_tensorflow`
 captures that output and shows it only if the import fails, so the CLI's
-output stays readable. Nothing here imports TensorFlow at import time.
+output stays readable.
+
+:func:`progress` wraps a loop that may take more than a couple of seconds
+(the IWAE bound, for example) in a Keras progress bar. Bars are off in
+library use and on in the CLI (``--quiet`` turns them off), see
+:func:`show_progress`.
+
+Nothing here imports TensorFlow at import time.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ import os
 import sys
 import tempfile
 
-__all__ = ["import_tensorflow"]
+__all__ = ["import_tensorflow", "progress", "show_progress"]
+
+_PROGRESS = {"on": False}
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -46,3 +55,28 @@ def import_tensorflow():
 
         tf.config.list_physical_devices()
     return tf
+
+
+def show_progress(on: bool) -> None:
+    """Turns the progress bars of :func:`progress` on or off for this process."""
+    _PROGRESS["on"] = bool(on)
+
+
+def progress(iterable, total: int, label: str):
+    """Yields from ``iterable``, drawing a Keras progress bar of ``total`` steps if bars are on.
+
+    Args:
+        iterable: The loop's items.
+        total: How many items it yields.
+        label: What is being computed (printed before the bar).
+    """
+    if not _PROGRESS["on"] or total <= 1:
+        yield from iterable
+        return
+    import keras
+
+    print(label, file=sys.stderr, flush=True)
+    bar = keras.utils.Progbar(total)
+    for i, item in enumerate(iterable):
+        yield item
+        bar.update(i + 1)

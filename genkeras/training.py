@@ -60,6 +60,7 @@ from genkeras.models.config import ModelConfig, config_from_dict
 from genkeras.run_config import CONFIG_FILE, STRATEGIES, RunConfig, RunRecord
 
 __all__ = [
+    "RunConfig",
     "RunPlan",
     "RunResult",
     "STRATEGIES",
@@ -146,6 +147,10 @@ class RunPlan:
             files=list(files),
         )
 
+
+#: Smallest batch of the per-epoch test pass (its trackers average over examples, so the
+#: batch size does not change the numbers, only how many steps they take).
+EVAL_BATCH = 256
 
 # -- the run folder's own files ---------------------------------------------------------------
 #: Files and folders every run writes (``samples/`` only holds ``epoch-NNN.png``).
@@ -315,9 +320,14 @@ def _check_out(out: str, overwrite: bool) -> None:
             )
 
 
-def _resume_settings(model: str, resume: str, fields: dict, options: dict | None):
+#: RunConfig fields a resumed run may change: none of them changes what is learned.
+CHANGEABLE_ON_RESUME = ("epochs", "steps_per_execution", "sample_every")
+
+
+def _resume_settings(model: str, resume: str, fields: dict, options: dict | None, config_class):
     """The run of ``resume``'s ``config.json`` with the caller's changes, if they are allowed."""
     record = RunRecord.read(resume)
+    record.options = config_class.upgrade(dict(record.options))
     if model != record.model:
         raise ValueError(
             f"--resume {resume}: that run trained model {record.model!r}, not {model!r}; "
@@ -325,11 +335,11 @@ def _resume_settings(model: str, resume: str, fields: dict, options: dict | None
         )
     saved = record.run.to_dict()
     for name, value in fields.items():
-        if name != "epochs" and value != saved[name]:
+        if name not in CHANGEABLE_ON_RESUME and value != saved[name]:
             raise ValueError(
                 f"--resume {resume}: the run was trained with {name}={saved[name]!r}; this "
                 f"call asks for {name}={value!r}. A resumed run keeps its options (only "
-                "--epochs may change); start a new run to change them."
+                f"{', '.join(CHANGEABLE_ON_RESUME)} may change); start a new run to change them."
             )
     for name, value in (options or {}).items():
         if name in record.options and record.options[name] != value:
@@ -337,8 +347,8 @@ def _resume_settings(model: str, resume: str, fields: dict, options: dict | None
                 f"--resume {resume}: the run was trained with {name}={record.options[name]!r}"
                 f"; this call asks for {name}={value!r}. A resumed run keeps its options."
             )
-    run = dataclasses.replace(record.run, epochs=fields.get("epochs", record.run.epochs))
-    return run, record.options
+    changes = {k: v for k, v in fields.items() if k in CHANGEABLE_ON_RESUME}
+    return dataclasses.replace(record.run, **changes), record.options
 
 
 def _done_epochs(run_dir: str) -> int:
@@ -377,7 +387,7 @@ def plan_run(
     entry = registry.models.entry(model)
     config_class = entry.config_class()
     if resume is not None:
-        run, options = _resume_settings(model, resume, fields, options)
+        run, options = _resume_settings(model, resume, fields, options, config_class)
         out, done = resume, _done_epochs(resume)
         if run.epochs < done or (run.epochs == done and _finished(resume)):
             raise ValueError(
@@ -406,6 +416,25 @@ def plan_run(
 
 
 # -- 2. build ---------------------------------------------------------------------------------
+def _execution_steps(run: RunConfig, steps: int, strategy) -> int:
+    """``steps_per_execution`` for ``fit``: 1 under several replicas, else the run's choice.
+
+    Keras's ``fit`` under ``tf.distribute`` with ``steps_per_execution > 1``
+    fails with "You must feed a value for placeholder tensor" (keras-team/keras#19246,
+    reproduced with Keras 3.15 and a plain ``keras.Sequential``).
+    """
+    if strategy.num_replicas_in_sync == 1:
+        return run.execution_steps(steps)
+    if run.steps_per_execution not in (None, 1):
+        raise ValueError(
+            f"steps_per_execution={run.steps_per_execution} needs a single replica: Keras's "
+            "fit fails under tf.distribute with several steps per execution "
+            "(keras-team/keras#19246). Leave it unset or set it to 1."
+        )
+    return 1
+
+
+
 def build(plan: RunPlan):
     """Seeds, builds and compiles the model; restores or prepares its state.
 
@@ -425,9 +454,9 @@ def build(plan: RunPlan):
     with strategy.scope():
         net = family.from_data(spec, plan.model_config)
         net.build_from_shape()
-        total_steps = run.epochs * net.steps_per_epoch(spec, run.batch_size)
-        rate = learning_rate_schedule(run.learning_rate, total_steps, run.lr_decay)
-        net.compile_for_training(rate, run.jit)
+        steps = net.steps_per_epoch(spec, run.batch_size)
+        rate = learning_rate_schedule(run.learning_rate, run.epochs * steps, run.lr_decay)
+        net.compile_for_training(rate, run.jit, _execution_steps(run, steps, strategy))
         ckpt.build_optimizers(net)
     if plan.resume and ckpt.has_checkpoint(plan.out):
         return net, ckpt.restore_checkpoint(net, plan.out)
@@ -455,15 +484,15 @@ def train(net, plan: RunPlan, start_epoch: int, callbacks: Sequence[Any] = (), v
     ckpt.write_json(os.path.join(out, CONFIG_FILE), plan.record().to_dict())
     nan_watch = run_callbacks.NaNWatch()
     history_path = os.path.join(out, "history.csv")
+    grid = run_callbacks.SampleGrid(spec, out, run.seed, run.sample_every, run.epochs)
     if start_epoch > 0:
         run_callbacks.resume_history(history_path, start_epoch)
-        if not os.path.exists(os.path.join(out, "samples", f"epoch-{start_epoch:03d}.png")):
-            run_callbacks.write_samples(net, spec, out, run.seed, epoch=start_epoch)
+        grid.complete(net, start_epoch)  # a kill after the checkpoint may have cost a grid
     cbs = [
         nan_watch,
         run_callbacks.HistoryCSV(history_path, append=start_epoch > 0),
         run_callbacks.Checkpoint(out),
-        run_callbacks.SampleGrid(spec, out, run.seed),
+        grid,
         *net.callbacks(out),
         *callbacks,
     ]
@@ -474,7 +503,7 @@ def train(net, plan: RunPlan, start_epoch: int, callbacks: Sequence[Any] = (), v
                 epochs=run.epochs,
                 initial_epoch=start_epoch,
                 steps_per_epoch=net.steps_per_epoch(spec, run.batch_size),
-                validation_data=net.test_dataset(spec, run.batch_size),
+                validation_data=net.test_dataset(spec, max(run.batch_size, EVAL_BATCH)),
                 callbacks=cbs,
                 shuffle=False,
                 verbose=verbose,

@@ -5,6 +5,10 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+if "GENKERAS_CACHE" not in os.environ:  # per-user caches (the coverage classifier) stay local
+    import tempfile
+
+    os.environ["GENKERAS_CACHE"] = tempfile.mkdtemp(prefix="genkeras-test-cache-")
 
 import pytest  # noqa: E402
 

@@ -58,8 +58,12 @@ def test_record_round_trips_and_reads_the_old_layout(tmp_path):
 
 
 def test_old_option_names_are_upgraded():
-    cfg = config_from_dict(GMMConfig, {"float64": True, "max_iter": 3, "batch_size_em": 0})
+    saved = {"float64": True, "max_iter": 3, "batch_size_em": 0}  # a genkeras 0.1.0 gmm run
+    cfg = config_from_dict(GMMConfig, GMMConfig.upgrade(saved))
     assert cfg.precision == "float64"
+    with pytest.raises(ValueError, match="Unknown GMMConfig option"):  # only saved configs
+        config_from_dict(GMMConfig, saved)
+    assert VAEConfig.upgrade({"latent_dim": 2})["architecture"] == "conv"  # saved before it
     with pytest.raises(ValueError, match="Unknown VAEConfig option"):
         config_from_dict(VAEConfig, {"latent": 2})
 

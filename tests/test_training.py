@@ -233,3 +233,20 @@ def test_multiworker_strategy_runs_as_a_single_worker(tmp_path):
     config = json.loads((tmp_path / "mw" / "config.json").read_text())
     assert config["strategy"] == "multiworker"
     assert (tmp_path / "mw" / "model.keras").exists()
+
+
+def test_steps_per_execution_does_not_change_the_run(tmp_path):
+    """Any divisor of the epoch's steps gives the same history; others are refused."""
+    a = _run(tmp_path / "a", epochs=2, steps_per_execution=1, batch_size=128)  # 11 steps/epoch
+    b = _run(tmp_path / "b", epochs=2, steps_per_execution=11, batch_size=128)
+    assert a.history == b.history
+    assert a.config.steps_per_execution == 1 and b.config.steps_per_execution == 11
+    with pytest.raises(ValueError, match=r"must divide the 11 steps of an epoch \(1, 11\)"):
+        _run(tmp_path / "c", epochs=1, steps_per_execution=4, batch_size=128)
+
+
+def test_sample_grids_every_k_epochs_and_the_last(tmp_path):
+    result = _run(tmp_path / "run", epochs=5, sample_every=2, batch_size=256)
+    grids = sorted(os.listdir(os.path.join(result.run_dir, "samples")))
+    assert grids == ["epoch-002.png", "epoch-004.png", "epoch-005.png"]
+    assert training.RunConfig(epochs=25).resolved().sample_every == 3  # about ten grids

@@ -141,11 +141,13 @@ class AutoregressiveModel(GenerativeModel):
         return [self.loss_tracker, self.bpd_tracker]
 
     def _nll(self, x, labels, training):
+        """Per-example negative log-likelihood in nats, shape ``(batch,)``."""
         logits = self.forward(x, labels, training=training)
         log_p = self.distribution(tf.cast(logits, tf.float32)).log_prob(tf.cast(x, tf.int32))
-        return -tf.reduce_mean(log_p)
+        return -log_p
 
     def _update(self, nll):
+        # Per-example values: the trackers average over examples, whatever the batches.
         self.loss_tracker.update_state(nll)
         self.bpd_tracker.update_state(self.bits_per_dim(nll, self.num_dims))
         return {m.name: m.result() for m in self.metrics}
@@ -155,7 +157,7 @@ class AutoregressiveModel(GenerativeModel):
         x, labels = self.unpack(data)
         with tf.GradientTape() as tape:
             nll = self._nll(x, labels, training=True)
-            loss = self.replica_scale(nll)
+            loss = self.replica_scale(tf.reduce_mean(nll))
         grads = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         return self._update(nll)

@@ -197,6 +197,7 @@ class GenerativeModel(keras.Model):
         """Recreates the model from :meth:`get_config`'s output."""
         config = dict(config)
         config.pop("trainable", None)  # keras.Model.get_config adds it
+        config["config"] = cls.config_class.upgrade(dict(config.get("config") or {}))
         return cls(**config)
 
     def build_from_shape(self):

@@ -50,16 +50,14 @@ INIT_METHODS = ("kmeans", "random")
 def config_from_dict(config_class, values):
     """Builds a family's config from a dict of fields, refusing unknown keys.
 
-    Keys written by older genkeras versions are first mapped by the config
-    class's ``upgrade`` (:meth:`ModelConfig.upgrade`).
+    A dict read from a file that an older genkeras may have written goes
+    through the config class's ``upgrade`` first (:meth:`ModelConfig.upgrade`).
 
     Raises:
         ValueError: For an unknown key or an invalid value.
     """
     if isinstance(values, config_class):
         return values
-    if issubclass(config_class, ModelConfig):
-        values = config_class.upgrade(dict(values or {}))
     return from_dict(config_class, values)
 
 
@@ -135,7 +133,12 @@ class ModelConfig:
 
     @classmethod
     def upgrade(cls, values: dict[str, Any]) -> dict[str, Any]:
-        """Maps option names written by older versions to today's (default: unchanged)."""
+        """Maps a saved config (``config.json``, ``model.keras``) of an older version to today's.
+
+        Only saved configs go through it: they hold every field of their
+        version, so a missing field means "written before it existed".
+        Default: unchanged.
+        """
         return values
 
 
@@ -146,8 +149,12 @@ class VAEConfig(ModelConfig):
 
     Attributes:
         latent_dim: Dimension of ``z``. 2 gives the latent-manifold figures.
-        hidden: Width of the networks (filters of the first conv layer, or
-            units of the MLP for vector data).
+        architecture: The networks for images: ``conv`` (two stride-2
+            convolution stages; height and width multiples of 4) or ``mlp``
+            (two dense hidden layers on the flattened image). Vectors always
+            get the MLP.
+        hidden: Width of the networks (filters of the first conv layer; the
+            MLPs have ``4 · hidden`` units).
         beta: Weight of the KL term (1 is the ELBO; β ≠ 1 is a β-VAE).
         kl_warmup_steps: Optimizer steps over which the KL weight ramps from 0
             to ``beta`` (0 disables warm-up). Warm-up lets the decoder learn to
@@ -160,13 +167,29 @@ class VAEConfig(ModelConfig):
     #: updates in a few epochs for the latent code to come alive (see ``kl_warmup_steps``).
     run_defaults: ClassVar[Mapping[str, Any]] = {"batch_size": 32, "learning_rate": 3e-3}
     ranks: ClassVar[tuple[int, ...]] = (1, 3)
-    image_multiple: ClassVar[int] = 4
 
     latent_dim: int = option(2, "Dimension of the latent z (2 draws the manifold).", min=1)
-    hidden: int = option(32, "Filters of the first conv layer / MLP units.", min=1)
+    architecture: str = option(
+        "conv",
+        "Networks for images: conv (two stride-2 conv stages) or mlp (two dense layers).",
+        choices=("conv", "mlp"),
+    )
+    hidden: int = option(32, "Filters of the first conv layer / MLP units / 4.", min=1)
     beta: float = option(1.0, "KL weight (1 = ELBO; other values = beta-VAE).", min=0)
     kl_warmup_steps: int = option(200, "Steps to ramp the KL weight from 0 to beta.", min=0)
     iwae_samples: int = option(1000, "Importance samples k for the IWAE bound.", min=1)
+
+    @property
+    def image_multiple(self) -> int:
+        """The conv networks halve height and width twice: multiples of 4 (MLP: any)."""
+        return 4 if self.architecture == "conv" else 1
+
+    @classmethod
+    def upgrade(cls, values):
+        """Configs saved before ``architecture`` existed used the conv networks."""
+        values = dict(values)
+        values.setdefault("architecture", "conv")
+        return values
 
     def check_values(self, spec) -> None:
         """Continuous images must lie in ``[0, 1]``, the continuous Bernoulli's support."""

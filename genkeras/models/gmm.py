@@ -323,7 +323,7 @@ class GMM(GenerativeModel):
             return super().load_saved(run_dir)
         mixture = GaussianMixture.load(legacy)
         extra = mixture.saved_extra_
-        config = config_from_dict(GMMConfig, extra["config"])
+        config = config_from_dict(GMMConfig, GMMConfig.upgrade(extra["config"]))
         model = cls(extra["data_shape"], extra["levels"], config, extra["num_classes"])
         model.mix_weights.assign(mixture.weights_)
         model.means.assign(mixture.means_)

@@ -52,7 +52,6 @@ References:
 
 from __future__ import annotations
 
-import math
 import os
 
 import keras
@@ -93,12 +92,14 @@ def build_networks(cfg: VAEConfig, data_shape, levels: int | None):
     per_dim = parameters_per_dim(data_shape, levels)
     hidden, latent = cfg.hidden, cfg.latent_dim
     relu = "relu"
-    if len(data_shape) == 1:
-        (d,) = data_shape
+    if len(data_shape) == 1 or cfg.architecture == "mlp":
+        d = int(np.prod(data_shape))
+        flat = [keras.layers.Flatten()] if len(data_shape) > 1 else []
         mlp = [keras.layers.Dense(4 * hidden, activation=relu) for _ in range(2)]
-        encoder = keras.Sequential(mlp + [keras.layers.Dense(2 * latent)], name="encoder")
+        encoder = keras.Sequential(flat + mlp + [keras.layers.Dense(2 * latent)], name="encoder")
         mlp = [keras.layers.Dense(4 * hidden, activation=relu) for _ in range(2)]
-        decoder = keras.Sequential(mlp + [keras.layers.Dense(d * per_dim)], name="decoder")
+        out = [keras.layers.Dense(d * per_dim)]  # (batch, D · parameters)
+        decoder = keras.Sequential(mlp + out, name="decoder")
         return encoder, decoder
     h, w, c = data_shape
     out_channels = c * per_dim
@@ -252,11 +253,12 @@ class VAE(GenerativeModel):
         return beta * tf.minimum(1.0, step / float(self.cfg.kl_warmup_steps))
 
     # -- training -----------------------------------------------------------------
-    def _update(self, loss, log_lik, kl):
-        self.loss_tracker.update_state(loss)
-        self.elbo_tracker.update_state(tf.reduce_mean(log_lik - kl))
-        self.rec_tracker.update_state(-tf.reduce_mean(log_lik))
-        self.kl_tracker.update_state(tf.reduce_mean(kl))
+    def _update(self, log_lik, kl):
+        # Per-example values: the trackers average over examples, whatever the batches.
+        self.loss_tracker.update_state(-log_lik + self.kl_weight() * kl)
+        self.elbo_tracker.update_state(log_lik - kl)
+        self.rec_tracker.update_state(-log_lik)
+        self.kl_tracker.update_state(kl)
         return {m.name: m.result() for m in self.metrics}
 
     @property
@@ -273,31 +275,47 @@ class VAE(GenerativeModel):
             scaled = self.replica_scale(loss)
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
-        return self._update(loss, log_lik, kl)
+        return self._update(log_lik, kl)
 
     def test_step(self, data):
         """Computes the same terms on a test batch without updating weights."""
         x, _ = self.unpack(data)
-        log_lik, kl = self._terms(x)
-        loss = tf.reduce_mean(-log_lik + self.kl_weight() * kl)
-        return self._update(loss, log_lik, kl)
+        return self._update(*self._terms(x))
 
     # -- evaluation ------------------------------------------------------------------
     @tf.function(reduce_retracing=True)
-    def _iwae_chunk(self, x, k, seed):
-        """Log importance weights ``(k, batch)`` for ``k`` samples of ``q(z|x)``."""
+    def _iwae(self, x, k, chunk, seed):
+        """``L_k`` per example: a running log-sum-exp over chunks of ``chunk`` samples of ``q``."""
         q = self.posterior(x)
-        z = q.sample(k, seed=seed)  # (k, batch, latent)
-        return self.likelihood(z).log_prob(x) + self.prior().log_prob(z) - q.log_prob(z)
+        batch = tf.shape(x)[0]
+        steps = (k + chunk - 1) // chunk
+
+        def body(i, run_max, run_sum):
+            z = q.sample(chunk, seed=tf.stack([seed, i]))  # (chunk, batch, latent)
+            log_w = self.likelihood(z).log_prob(x) + self.prior().log_prob(z) - q.log_prob(z)
+            valid = i * chunk + tf.range(chunk) < k  # the last chunk may be partly beyond k
+            log_w = tf.where(valid[:, None], log_w, -np.inf)  # (chunk, batch)
+            new_max = tf.maximum(run_max, tf.reduce_max(log_w, axis=0))
+            run_sum = run_sum * tf.exp(run_max - new_max) + tf.reduce_sum(
+                tf.exp(log_w - new_max), axis=0
+            )
+            return i + 1, new_max, run_sum
+
+        start = (tf.constant(0), tf.fill([batch], -np.inf), tf.zeros([batch]))
+        _, run_max, run_sum = tf.while_loop(lambda i, *_: i < steps, body, start)
+        return run_max + tf.math.log(run_sum) - tf.math.log(tf.cast(k, tf.float32))
 
     def iwae_bound(self, x, k: int | None = None, seed: int = 0, chunk: int = 100):
         """Importance-weighted bound ``L_k`` per example, in nats, shape ``(batch,)``.
 
+        One compiled function draws the ``k`` samples in chunks (bounding
+        memory) and keeps a running log-sum-exp of the weights.
+
         Args:
             x: A batch of examples.
             k: Number of importance samples (default ``config.iwae_samples``).
-            seed: Seed of the samples.
-            chunk: Samples drawn per pass (memory bound).
+            seed: Seed of the samples (the bound is reproducible for a seed).
+            chunk: Samples drawn per pass.
 
         Returns:
             ``log (1/k) Σ_i p(x, z_i)/q(z_i|x)`` for each example.
@@ -306,18 +324,8 @@ class VAE(GenerativeModel):
         if k < 1:
             raise ValueError(f"k must be at least 1. Received: k={k}")
         x = tf.convert_to_tensor(x, tf.float32)
-        parts, done, i = [], 0, 0
-        while done < k:
-            m = min(chunk, k - done)
-            # stateless seeds: the bound is reproducible for a given seed
-            parts.append(
-                tf.reduce_logsumexp(
-                    self._iwae_chunk(x, m, tf.constant([seed, i], tf.int32)), axis=0
-                )
-            )
-            done += m
-            i += 1
-        return tf.reduce_logsumexp(tf.stack(parts), axis=0) - math.log(k)
+        chunk = tf.constant(min(int(chunk), k))
+        return self._iwae(x, tf.constant(k), chunk, tf.constant(int(seed), tf.int32))
 
     def evaluation_metrics(
         self,
@@ -327,32 +335,45 @@ class VAE(GenerativeModel):
         k: int | None = None,
         seed: int = 0,
     ) -> dict[str, float]:
-        """Test-split ELBO and IWAE-k bound, in nats per example and bits per dimension.
+        """Test-split ELBO and IWAE-k bound, active units and, on labelled images, sample classes.
 
         Args:
             spec: The :class:`genkeras.data.DataSpec`.
             batch_size: Examples per pass.
-            cache_dir: Unused (the VAE caches nothing).
+            cache_dir: Unused (the digits classifier is cached per user,
+                :func:`genkeras.metrics.classifier_cache`).
             k: Importance samples (default ``config.iwae_samples``).
-            seed: Seed of the Monte Carlo estimates.
+            seed: Seed of the Monte Carlo estimates and of the scored samples.
 
         Returns:
-            ``{"elbo_nats", "elbo_bits_per_dim", "iwae_nats", "iwae_bits_per_dim",
-            "iwae_k", "kl_nats", "reconstruction_nats", "num_test"}``. Bits per
-            dimension are of the negative bounds (upper bounds on the NLL).
+            ``elbo_nats``, ``iwae_nats`` (``iwae_k``), their ``*_bits_per_dim``
+            (of the negative bounds: upper bounds on the NLL), ``kl_nats``,
+            ``reconstruction_nats`` (ELBO = −reconstruction − KL), ``num_test``,
+            ``active_units`` (Burda et al. 2016) and, for labelled images,
+            what the coverage classifier says of 1,000 samples as
+            ``samples.png`` shows them: ``sample_classes_covered`` (classes
+            with at least 2 % of them), ``sample_class_kl`` (to uniform),
+            ``sample_classifier_confidence`` and ``classifier_test_accuracy``.
         """
+        from genkeras import metrics as metrics_lib
+        from genkeras.runtime import progress
+
         k = int(k or self.cfg.iwae_samples)
-        elbos, iwaes, kls = [], [], []
-        for i, x in enumerate(spec.test_dataset(batch_size)):
+        elbos, iwaes, kls, codes = [], [], [], []
+        batches = -(-len(spec.x_test) // batch_size)
+        for i, x in enumerate(
+            progress(spec.test_dataset(batch_size), batches, f"IWAE-{k} bound on the test split")
+        ):
             log_lik, kl = self._terms(x, seed=tf.constant([seed, 10_000 + i], tf.int32))
             elbos.append(log_lik - kl)
             kls.append(kl)
             iwaes.append(self.iwae_bound(x, k, seed=seed + 1 + i))
+            codes.append(self.posterior(x).mean())
         elbo = float(tf.reduce_mean(tf.concat(elbos, 0)))
         iwae = float(tf.reduce_mean(tf.concat(iwaes, 0)))
         kl = float(tf.reduce_mean(tf.concat(kls, 0)))
         dims = int(np.prod(self.data_shape))
-        return {
+        result = {
             "elbo_nats": elbo,
             "elbo_bits_per_dim": self.bits_per_dim(-elbo, dims),
             "iwae_nats": iwae,
@@ -361,6 +382,51 @@ class VAE(GenerativeModel):
             "kl_nats": kl,
             "reconstruction_nats": -elbo - kl,  # ELBO = E[log p(x|z)] - KL
             "num_test": int(len(spec.x_test)),
+            "active_units": metrics_lib.active_units(tf.concat(codes, 0).numpy()),
+        }
+        if self.is_image and spec.y_train is not None and spec.num_classes:
+            result.update(self.sample_classes(spec, seed=seed))
+        return result
+
+    def _classifier(self, spec):
+        """``images -> classes`` with the coverage classifier (labelled images), else ``None``."""
+        if spec.y_train is None or not spec.num_classes:
+            return None
+        from genkeras import metrics as metrics_lib
+
+        classifier, _ = metrics_lib.coverage_classifier(
+            spec, cache_dir=metrics_lib.classifier_cache(spec)
+        )
+        scale = 1.0 / (self.levels - 1) if self.levels else 1.0
+
+        def classify(images):
+            return classifier.predict(np.asarray(images) * scale, verbose=0).argmax(axis=1)
+
+        return classify
+
+    def sample_classes(self, spec, n: int = 1000, seed: int = 0) -> dict[str, float]:
+        """What the coverage classifier says of ``n`` samples as ``samples.png`` shows them.
+
+        Returns:
+            ``sample_classes_covered`` (classes with at least 2 % of the
+            samples), ``sample_class_kl`` (class histogram to uniform, nats),
+            ``sample_classifier_confidence`` (mean top probability) and
+            ``classifier_test_accuracy``.
+        """
+        from genkeras import metrics as metrics_lib
+
+        classifier, accuracy = metrics_lib.coverage_classifier(
+            spec, cache_dir=metrics_lib.classifier_cache(spec)
+        )
+        x = self.sample(n, seed=seed, **self.display_options).numpy()
+        coverage = metrics_lib.classifier_coverage(
+            x, classifier, spec.levels, spec.num_classes, min_fraction=0.02
+        )
+        return {
+            "sample_classes_covered": coverage["classes_covered"],
+            "sample_class_kl": coverage["class_kl"],
+            "sample_classifier_confidence": coverage["classifier_confidence"],
+            "classifier_test_accuracy": accuracy,
         }
 
     # -- sampling and figures ---------------------------------------------------------
@@ -416,7 +482,10 @@ class VAE(GenerativeModel):
         if self.cfg.latent_dim == 2:
             if self.is_image:
                 plots.latent_manifold(
-                    self.decode_mean, os.path.join(out_dir, "manifold.png"), levels=self.levels
+                    self.decode_mean,
+                    os.path.join(out_dir, "manifold.png"),
+                    levels=self.levels,
+                    classify=self._classifier(spec),
                 )
                 written.append("manifold.png")
             mu = self.posterior(spec.x_test.astype(np.float32)).mean().numpy()
