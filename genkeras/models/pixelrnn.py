@@ -118,7 +118,7 @@ class RowLSTM(keras.layers.Layer):
     def state_gates(self, h_prev):
         """State-to-state part of the gates: a 1-D ``"same"`` convolution of the row above.
 
-        Used by :meth:`call` for every row and, once per row, by the cached sampler.
+        Used by ``call`` for every row and, once per row, by the cached sampler.
 
         Args:
             h_prev: ``(batch, W, units)``, the hidden state of the row above.
