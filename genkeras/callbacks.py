@@ -31,6 +31,7 @@ __all__ = [
     "diverged",
     "resume_history",
     "sample_count",
+    "write_model_graph",
     "write_samples",
 ]
 
@@ -85,6 +86,25 @@ def write_samples(
 def sample_count(spec) -> int:
     """How many samples a run's picture shows: 64 images, or 2,000 points."""
     return 64 if spec.is_image else 2000
+
+
+def write_model_graph(model, logdir: str) -> None:
+    """Writes the graph of one forward pass (``model.forward``, two zero examples) for TensorBoard.
+
+    Keras's ``TensorBoard`` callback draws no graph for a subclassed model; this
+    traces the forward pass once (cheap) and exports it under ``logdir/graph``.
+    """
+    import tensorflow as tf
+
+    zeros = tf.zeros((2,) + tuple(model.data_shape))
+    labels = tf.zeros((2,), tf.int32) if model.conditional else None
+    forward = tf.function(lambda x: model.forward(x, labels))
+    writer = tf.summary.create_file_writer(os.path.join(logdir, "graph"))
+    tf.summary.trace_on(graph=True)
+    forward(zeros)
+    with writer.as_default():
+        tf.summary.trace_export(name="forward", step=0)
+    writer.flush()
 
 
 class HistoryCSV(keras.callbacks.CSVLogger):
@@ -156,13 +176,25 @@ class SampleGrid(keras.callbacks.Callback):
         seed: The samples' seed (the same every time).
         every: Epochs between grids.
         last_epoch: The run's last epoch (always drawn).
+        tensorboard: A TensorBoard log folder to add each grid to as an image
+            (under ``samples``, step = epochs trained), or ``None``.
     """
 
-    def __init__(self, spec, run_dir: str, seed: int, every: int = 1, last_epoch: int = 0):
+    def __init__(
+        self,
+        spec,
+        run_dir: str,
+        seed: int,
+        every: int = 1,
+        last_epoch: int = 0,
+        tensorboard: str | None = None,
+    ):
         super().__init__()
         self.spec, self.run_dir, self.seed = spec, run_dir, int(seed)
         self.every, self.last_epoch = max(1, int(every)), int(last_epoch)
+        self.tensorboard = tensorboard
         self._draw = None
+        self._writer = None
 
     def due(self, epoch: int) -> bool:
         """Whether the grid of ``epoch`` epochs is drawn."""
@@ -176,18 +208,33 @@ class SampleGrid(keras.callbacks.Callback):
             self._draw = tf.function(lambda: model.sample(n, seed=self.seed, **options))
         return self._draw
 
+    def _draw_grid(self, model, epoch: int) -> None:
+        path = write_samples(
+            model, self.spec, self.run_dir, self.seed, epoch, self._compiled(model)
+        )
+        if path and self.tensorboard:
+            import tensorflow as tf
+
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(
+                    os.path.join(self.tensorboard, "samples")
+                )
+            png = tf.image.decode_png(tf.io.read_file(path), channels=3)
+            with self._writer.as_default():
+                tf.summary.image("samples", png[None], step=epoch)
+            self._writer.flush()
+
     def complete(self, model, epoch: int) -> None:
         """Draws the grid of ``epoch`` if it is due and missing (a resumed run's first job)."""
         path = os.path.join(self.run_dir, "samples", f"epoch-{epoch:03d}.png")
         if self.due(epoch) and not os.path.exists(path):
-            write_samples(model, self.spec, self.run_dir, self.seed, epoch, self._compiled(model))
+            self._draw_grid(model, epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         """Writes the samples after ``epoch + 1`` epochs, if that grid is due."""
         if diverged(logs) or not self.due(epoch + 1):
             return
-        draw = self._compiled(self.model)
-        write_samples(self.model, self.spec, self.run_dir, self.seed, epoch + 1, draw)
+        self._draw_grid(self.model, epoch + 1)
 
 
 class NaNWatch(keras.callbacks.TerminateOnNaN):

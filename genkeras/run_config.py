@@ -73,6 +73,8 @@ class RunConfig:
         sample_every: Epochs between the per-epoch sample grids (``None``:
             ``ceil(epochs / 10)``); the last epoch always gets one.
         strategy: The ``tf.distribute`` strategy.
+        tensorboard: Write TensorBoard logs into the run folder's
+            ``tensorboard/`` (view them with ``tensorboard --logdir RUN/tensorboard``).
 
     Example:
 
@@ -116,6 +118,12 @@ class RunConfig:
         min=1,
     )
     strategy: str = option("default", "tf.distribute strategy.", choices=STRATEGIES)
+    tensorboard: bool = option(
+        False,
+        "Write TensorBoard logs (every metric, the sample grids, the graph) into RUN/tensorboard; "
+        "needs pip install 'genkeras[tensorboard]'.",
+        flag=True,
+    )
 
     def __post_init__(self):
         check_fields(self)

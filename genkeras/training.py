@@ -165,6 +165,7 @@ RUN_FILES = (
     ckpt.CHECKPOINT,
     ckpt.CHECKPOINT + ".tmp",
     ckpt.CHECKPOINT + ".old",
+    "tensorboard",
     CLASSIFIER_FILE,  # the evaluation's cached classifier (GAN on labelled images)
 )
 #: What genkeras 0.1.0 runs wrote besides RUN_FILES (their config.json lists no files).
@@ -321,7 +322,7 @@ def _check_out(out: str, overwrite: bool) -> None:
 
 
 #: RunConfig fields a resumed run may change: none of them changes what is learned.
-CHANGEABLE_ON_RESUME = ("epochs", "steps_per_execution", "sample_every")
+CHANGEABLE_ON_RESUME = ("epochs", "steps_per_execution", "sample_every", "tensorboard")
 
 
 def _resume_settings(model: str, resume: str, fields: dict, options: dict | None, config_class):
@@ -349,6 +350,17 @@ def _resume_settings(model: str, resume: str, fields: dict, options: dict | None
             )
     changes = {k: v for k, v in fields.items() if k in CHANGEABLE_ON_RESUME}
     return dataclasses.replace(record.run, **changes), record.options
+
+
+def _check_tensorboard() -> None:
+    """``--tensorboard`` needs the optional ``tensorboard`` package (TensorFlow's summaries)."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise ValueError(
+            "--tensorboard needs the tensorboard package, an optional extra: "
+            "pip install 'genkeras[tensorboard]'."
+        ) from None
 
 
 def _done_epochs(run_dir: str) -> int:
@@ -398,6 +410,8 @@ def plan_run(
         run = dataclasses.replace(config or RunConfig(), **fields)
         done = 0
     run = run.resolved(config_class.run_defaults)
+    if run.tensorboard:
+        _check_tensorboard()
     model_config = config_from_dict(config_class, options)
     spec = data_lib.load(run.dataset, levels=run.levels, binarize=run.binarize)
     model_config.check_data(spec.shape, spec.levels, spec.num_classes)
@@ -432,7 +446,6 @@ def _execution_steps(run: RunConfig, steps: int, strategy) -> int:
             "(keras-team/keras#19246). Leave it unset or set it to 1."
         )
     return 1
-
 
 
 def build(plan: RunPlan):
@@ -474,6 +487,7 @@ def train(net, plan: RunPlan, start_epoch: int, callbacks: Sequence[Any] = (), v
     Raises:
         TrainingDivergedError: A logged value became NaN or infinite.
     """
+    import keras
 
     from genkeras import callbacks as run_callbacks
 
@@ -484,7 +498,10 @@ def train(net, plan: RunPlan, start_epoch: int, callbacks: Sequence[Any] = (), v
     ckpt.write_json(os.path.join(out, CONFIG_FILE), plan.record().to_dict())
     nan_watch = run_callbacks.NaNWatch()
     history_path = os.path.join(out, "history.csv")
-    grid = run_callbacks.SampleGrid(spec, out, run.seed, run.sample_every, run.epochs)
+    logs = os.path.join(out, "tensorboard") if run.tensorboard else None
+    if logs:
+        run_callbacks.write_model_graph(net, logs)
+    grid = run_callbacks.SampleGrid(spec, out, run.seed, run.sample_every, run.epochs, logs)
     if start_epoch > 0:
         run_callbacks.resume_history(history_path, start_epoch)
         grid.complete(net, start_epoch)  # a kill after the checkpoint may have cost a grid
@@ -493,6 +510,7 @@ def train(net, plan: RunPlan, start_epoch: int, callbacks: Sequence[Any] = (), v
         run_callbacks.HistoryCSV(history_path, append=start_epoch > 0),
         run_callbacks.Checkpoint(out),
         grid,
+        *([keras.callbacks.TensorBoard(logs, write_graph=True)] if logs else []),
         *net.callbacks(out),
         *callbacks,
     ]
