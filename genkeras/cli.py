@@ -94,11 +94,16 @@ def _make_run_command(name: str, config_class) -> click.Command:
             _fail(exc, usage=True)
         except ImportError as exc:
             _fail(exc, usage=False)
+        from genkeras.distributed import WorkerLostError
+
         try:
             history = training.train(net, plan, start_epoch, verbose=0 if call.quiet else "auto")
             result = training.write_run_folder(net, plan, history)
-        except (ValueError, training.TrainingDivergedError) as exc:
+        except (ValueError, training.TrainingDivergedError, WorkerLostError) as exc:
             _fail(exc, usage=False)
+        if not plan.chief:
+            click.echo(f"this worker trained; the chief writes the run folder {result.run_dir}")
+            return
         click.echo(f"run folder: {result.run_dir}")
         _print_metrics(result.metrics)
 

@@ -32,6 +32,7 @@ from genkeras.options import check_fields, option, option_specs
 
 __all__ = [
     "CONFIG_FILE",
+    "DTYPE_POLICIES",
     "Invocation",
     "RunConfig",
     "RunRecord",
@@ -40,6 +41,8 @@ __all__ = [
 
 CONFIG_FILE = "config.json"
 STRATEGIES = ("default", "mirrored", "multiworker")
+#: Keras's dtype policies a run may use (``keras.config.set_dtype_policy``).
+DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 #: Run defaults when a model family sets none (``ModelConfig.run_defaults``).
 FALLBACK_DEFAULTS = {"epochs": 10, "batch_size": 64, "learning_rate": 1e-3}
 #: The largest automatic ``steps_per_execution``.
@@ -73,6 +76,9 @@ class RunConfig:
         sample_every: Epochs between the per-epoch sample grids (``None``:
             ``ceil(epochs / 10)``); the last epoch always gets one.
         strategy: The ``tf.distribute`` strategy.
+        dtype_policy: Keras's dtype policy for the model's layers
+            (``mixed_float16``, ``mixed_bfloat16``: 16-bit compute, float32
+            variables; every distribution, log-likelihood and loss in float32).
         tensorboard: Write TensorBoard logs into the run folder's
             ``tensorboard/`` (view them with ``tensorboard --logdir RUN/tensorboard``).
 
@@ -118,6 +124,12 @@ class RunConfig:
         min=1,
     )
     strategy: str = option("default", "tf.distribute strategy.", choices=STRATEGIES)
+    dtype_policy: str = option(
+        "float32",
+        "Keras dtype policy: mixed_* computes in 16 bits with float32 variables, "
+        "distributions and losses (loss scaling under mixed_float16).",
+        choices=DTYPE_POLICIES,
+    )
     tensorboard: bool = option(
         False,
         "Write TensorBoard logs (every metric, the sample grids, the graph) into RUN/tensorboard; "

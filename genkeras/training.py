@@ -45,6 +45,7 @@ Run folder layout::
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime
@@ -55,6 +56,7 @@ from typing import Any
 from genkeras import checkpoint as ckpt
 from genkeras import data as data_lib
 from genkeras import registry
+from genkeras.distributed import is_chief
 from genkeras.metrics import CLASSIFIER_FILE
 from genkeras.models.config import ModelConfig, config_from_dict
 from genkeras.run_config import CONFIG_FILE, STRATEGIES, RunConfig, RunRecord
@@ -122,6 +124,8 @@ class RunPlan:
         overwrite: Whether ``out`` holds another run's files to replace.
         new_folder: Whether ``out`` does not exist yet (a run that fails
             before its first checkpoint removes it again).
+        chief: Whether this process writes the run folder (under
+            ``--strategy multiworker`` only the chief does).
     """
 
     model: str
@@ -133,6 +137,7 @@ class RunPlan:
     done: int = 0
     overwrite: bool = False
     new_folder: bool = False
+    chief: bool = True
 
     def record(self, files: Sequence[str] = ()) -> RunRecord:
         """The run's ``config.json`` (``files``: the family figures it wrote)."""
@@ -264,7 +269,9 @@ def make_strategy(name: str):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        from genkeras.distributed import multiworker_strategy
+
+        return multiworker_strategy()
     raise ValueError(
         f"strategy must be one of {', '.join(STRATEGIES)}. Received: strategy={name!r}"
     )
@@ -322,7 +329,7 @@ def _check_out(out: str, overwrite: bool) -> None:
 
 
 #: RunConfig fields a resumed run may change: none of them changes what is learned.
-CHANGEABLE_ON_RESUME = ("epochs", "steps_per_execution", "sample_every", "tensorboard")
+CHANGEABLE_ON_RESUME = ("epochs", "steps_per_execution", "sample_every", "tensorboard", "strategy")
 
 
 def _resume_settings(model: str, resume: str, fields: dict, options: dict | None, config_class):
@@ -418,18 +425,36 @@ def plan_run(
     model_config.check_values(spec)
     if config_class.full_batches:
         spec.check_batch_size(run.batch_size)
+    chief = run.strategy != "multiworker" or is_chief()  # only the chief writes the folder
     if resume is None:
         out = out or new_run_dir(model, runs_root)
-        _check_out(out, overwrite)
-    ckpt.check_writable(out, "--resume" if resume else "--out")
+        if chief:
+            _check_out(out, overwrite)
+    if chief:
+        ckpt.check_writable(out, "--resume" if resume else "--out")
     new_folder = not os.path.exists(out)
     replace = resume is None and overwrite and not new_folder
     return RunPlan(
-        model, run, model_config, spec, out, resume is not None, done, replace, new_folder
+        model, run, model_config, spec, out, resume is not None, done, replace, new_folder, chief
     )
 
 
 # -- 2. build ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _dtype_policy(keras, name: str):
+    """Builds under Keras's dtype policy ``name``, then restores the previous one.
+
+    The layers keep their policy (and ``model.keras`` saves it); what the
+    process builds afterwards (a coverage classifier, another run) is not affected.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def _execution_steps(run: RunConfig, steps: int, strategy) -> int:
     """``steps_per_execution`` for ``fit``: 1 under several replicas, else the run's choice.
 
@@ -464,7 +489,7 @@ def build(plan: RunPlan):
     keras.utils.set_random_seed(run.seed)
     _set_determinism(tf, deterministic=not run.jit)
     family = registry.models.get(plan.model)
-    with strategy.scope():
+    with strategy.scope(), _dtype_policy(keras, run.dtype_policy):
         net = family.from_data(spec, plan.model_config)
         net.build_from_shape()
         steps = net.steps_per_epoch(spec, run.batch_size)
@@ -481,53 +506,32 @@ def build(plan: RunPlan):
 def train(net, plan: RunPlan, start_epoch: int, callbacks: Sequence[Any] = (), verbose="auto"):
     """Writes ``config.json`` and fits epochs ``start_epoch .. epochs - 1``.
 
+    Under ``--strategy multiworker`` only the chief writes the run folder, and
+    training goes through :func:`genkeras.distributed.fit_multiworker`.
+
     Returns:
-        The history of the whole run (``history.csv``).
+        The history of the whole run (``history.csv``; a non-chief worker:
+        the epochs it trained).
 
     Raises:
         TrainingDivergedError: A logged value became NaN or infinite.
+        genkeras.distributed.WorkerLostError: Another worker stopped responding.
     """
-    import keras
-
     from genkeras import callbacks as run_callbacks
 
-    run, spec, out = plan.run, plan.spec, plan.out
-    if plan.overwrite:
-        clear_run_files(out)
-    os.makedirs(out, exist_ok=True)
-    ckpt.write_json(os.path.join(out, CONFIG_FILE), plan.record().to_dict())
+    run, out = plan.run, plan.out
+    if plan.chief:
+        if plan.overwrite:
+            clear_run_files(out)
+        os.makedirs(out, exist_ok=True)
+        ckpt.write_json(os.path.join(out, CONFIG_FILE), plan.record().to_dict())
     nan_watch = run_callbacks.NaNWatch()
-    history_path = os.path.join(out, "history.csv")
-    logs = os.path.join(out, "tensorboard") if run.tensorboard else None
-    if logs:
-        run_callbacks.write_model_graph(net, logs)
-    grid = run_callbacks.SampleGrid(spec, out, run.seed, run.sample_every, run.epochs, logs)
-    if start_epoch > 0:
-        run_callbacks.resume_history(history_path, start_epoch)
-        grid.complete(net, start_epoch)  # a kill after the checkpoint may have cost a grid
-    cbs = [
-        nan_watch,
-        run_callbacks.HistoryCSV(history_path, append=start_epoch > 0),
-        run_callbacks.Checkpoint(out),
-        grid,
-        *([keras.callbacks.TensorBoard(logs, write_graph=True)] if logs else []),
-        *net.callbacks(out),
-        *callbacks,
-    ]
+    files = _run_folder_callbacks(net, plan, start_epoch) if plan.chief else []
+    cbs = [nan_watch, *files, *net.callbacks(out), *callbacks]
     try:
-        if start_epoch < run.epochs:
-            net.fit(
-                net.train_dataset(spec, run.batch_size, run.seed, start_epoch, run.epochs),
-                epochs=run.epochs,
-                initial_epoch=start_epoch,
-                steps_per_epoch=net.steps_per_epoch(spec, run.batch_size),
-                validation_data=net.test_dataset(spec, max(run.batch_size, EVAL_BATCH)),
-                callbacks=cbs,
-                shuffle=False,
-                verbose=verbose,
-            )
+        history = _fit(net, plan, start_epoch, cbs, verbose) if start_epoch < run.epochs else {}
     except BaseException:
-        if start_epoch == 0 and not ckpt.has_checkpoint(out):
+        if plan.chief and start_epoch == 0 and not ckpt.has_checkpoint(out):
             _remove_unstarted(plan)  # nothing worth keeping; a rerun must not be blocked
         raise
     if nan_watch.diverged_at is not None:
@@ -537,7 +541,55 @@ def train(net, plan: RunPlan, start_epoch: int, callbacks: Sequence[Any] = (), v
             f"The last good checkpoint is in {os.path.join(out, ckpt.CHECKPOINT)}; try a lower "
             "--learning-rate."
         )
-    return read_history(history_path)
+    return read_history(os.path.join(out, "history.csv")) if plan.chief else history
+
+
+def _run_folder_callbacks(net, plan: RunPlan, start_epoch: int) -> list:
+    """The callbacks that write the run folder: history, checkpoint, grids, TensorBoard."""
+    import keras
+
+    from genkeras import callbacks as run_callbacks
+
+    run, spec, out = plan.run, plan.spec, plan.out
+    history_path = os.path.join(out, "history.csv")
+    logs = os.path.join(out, "tensorboard") if run.tensorboard else None
+    if logs:
+        run_callbacks.write_model_graph(net, logs)
+    grid = run_callbacks.SampleGrid(spec, out, run.seed, run.sample_every, run.epochs, logs)
+    if start_epoch > 0:
+        run_callbacks.resume_history(history_path, start_epoch)
+        grid.complete(net, start_epoch)  # a kill after the checkpoint may have cost a grid
+    return [
+        run_callbacks.HistoryCSV(history_path, append=start_epoch > 0),
+        run_callbacks.Checkpoint(out),
+        grid,
+        *([keras.callbacks.TensorBoard(logs, write_graph=True)] if logs else []),
+    ]
+
+
+def _fit(net, plan: RunPlan, start_epoch: int, callbacks: list, verbose) -> dict:
+    """Keras ``fit``, or the multi-worker loop; returns the history of these epochs."""
+    run, spec = plan.run, plan.spec
+
+    def train_data():
+        return net.train_dataset(spec, run.batch_size, run.seed, start_epoch, run.epochs)
+
+    def test_data():
+        return net.test_dataset(spec, max(run.batch_size, EVAL_BATCH))
+
+    fit_args = dict(
+        epochs=run.epochs,
+        initial_epoch=start_epoch,
+        steps_per_epoch=net.steps_per_epoch(spec, run.batch_size),
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    if run.strategy == "multiworker":
+        from genkeras.distributed import fit_multiworker
+
+        return fit_multiworker(net, net.distribute_strategy, train_data, test_data, **fit_args)
+    history = net.fit(train_data(), validation_data=test_data(), shuffle=False, **fit_args)
+    return history.history
 
 
 def _remove_unstarted(plan: RunPlan) -> None:
@@ -552,7 +604,9 @@ def _remove_unstarted(plan: RunPlan) -> None:
 
 # -- 4. write the run folder ---------------------------------------------------------------
 def write_run_folder(net, plan: RunPlan, history: dict[str, list[float]]) -> RunResult:
-    """Saves the model and writes the metrics and the figures of a finished run."""
+    """Saves the model, writes the metrics and figures of a finished run (the chief's job)."""
+    if not plan.chief:
+        return RunResult(plan.out, net, history, {}, plan.record())
     from genkeras import plots
     from genkeras.callbacks import write_samples
     from genkeras.models.base import MODEL_FILE

@@ -157,7 +157,7 @@ class AutoregressiveModel(GenerativeModel):
         x, labels = self.unpack(data)
         with tf.GradientTape() as tape:
             nll = self._nll(x, labels, training=True)
-            loss = self.replica_scale(tf.reduce_mean(nll))
+            loss = self.gradient_loss(tf.reduce_mean(nll))
         grads = tape.gradient(loss, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         return self._update(nll)

@@ -31,8 +31,13 @@ hook                                 used for
 Shared helpers (use them rather than writing your own):
 :meth:`GenerativeModel.unpack` (batches), :meth:`GenerativeModel.forward`
 (conditional or not), :meth:`GenerativeModel.seed_tensor` (seeds),
-:meth:`GenerativeModel.replica_scale` (losses under ``tf.distribute``) and
-:meth:`GenerativeModel.bits_per_dim`.
+:meth:`GenerativeModel.gradient_loss` (the loss to differentiate under
+``tf.distribute`` and mixed precision) and :meth:`GenerativeModel.bits_per_dim`.
+
+Mixed precision: under Keras's ``mixed_float16`` / ``mixed_bfloat16`` policies
+the layers compute in 16 bits and keep float32 variables. Cast network outputs
+to float32 before they parameterise a TFP distribution, so every
+log-likelihood, KL and loss is computed in float32.
 
 Everything the runner needs *before* building a model -- options, run
 defaults (epochs, batch size, learning rate) and which data the family can
@@ -289,6 +294,23 @@ class GenerativeModel(keras.Model):
     def callbacks(self, run_dir: str) -> list:
         """The family's own Keras callbacks for a run writing into ``run_dir`` (default: none)."""
         return []
+
+    def gradient_loss(self, loss, optimizer=None):
+        """What a ``train_step`` differentiates for ``loss``: scaled for replicas and precision.
+
+        ``loss / replicas`` (see :meth:`replica_scale`) times the optimizer's
+        loss scale (``keras.optimizers.LossScaleOptimizer`` under the
+        ``mixed_float16`` policy keeps small float16 gradients from
+        underflowing; its ``apply_gradients`` divides the scale out again and
+        skips a step whose gradients overflowed). Call it inside the tape.
+
+        Args:
+            loss: The mean loss of this replica's batch (a float32 scalar).
+            optimizer: The optimizer that applies the gradients (default
+                ``self.optimizer``).
+        """
+        optimizer = self.optimizer if optimizer is None else optimizer
+        return optimizer.scale_loss(self.replica_scale(loss))
 
     @staticmethod
     def replica_scale(loss):

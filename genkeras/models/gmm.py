@@ -82,6 +82,9 @@ class GMM(GenerativeModel):
     config_class = GMMConfig
 
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
+        # EM computes in its own ``precision``, whatever Keras's dtype policy (a mixed
+        # policy would cast the parameters to 16 bits inside ``call``).
+        kwargs["dtype"] = config_from_dict(GMMConfig, config).precision
         super().__init__(data_shape, levels, config, num_classes, **kwargs)
         k, d = self.cfg.components, self.num_dims
         dtype = self.cfg.precision

@@ -181,7 +181,7 @@ class VAE(GenerativeModel):
 
     def posterior(self, x) -> tfd.Distribution:
         """Returns ``q(z|x)``, a ``tfd.MultivariateNormalDiag`` with batch shape ``(batch,)``."""
-        params = self.encoder(self._scaled_input(x))  # (batch, 2 * latent)
+        params = tf.cast(self.encoder(self._scaled_input(x)), tf.float32)  # (batch, 2 * latent)
         loc, raw_scale = tf.split(params, 2, axis=-1)
         scale = tf.nn.softplus(raw_scale) + 1e-4
         return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
@@ -195,7 +195,7 @@ class VAE(GenerativeModel):
         """Returns ``p(x|z)`` with batch shape ``z.shape[:-1]`` and event shape ``data_shape``."""
         lead = tf.shape(z)[:-1]
         flat = tf.reshape(z, (-1, self.cfg.latent_dim))
-        out = self.decoder(flat)
+        out = tf.cast(self.decoder(flat), tf.float32)  # distributions in float32
         ndims = len(self.data_shape)
         if self.levels is None and self.is_image:
             logits = tf.reshape(out, tf.concat([lead, self.data_shape], 0))
@@ -272,7 +272,7 @@ class VAE(GenerativeModel):
         with tf.GradientTape() as tape:
             log_lik, kl = self._terms(x)
             loss = tf.reduce_mean(-log_lik + self.kl_weight() * kl)
-            scaled = self.replica_scale(loss)
+            scaled = self.gradient_loss(loss)
         grads = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
         return self._update(log_lik, kl)
