@@ -353,6 +353,28 @@ class GenerativeModel(keras.Model):
         """One line saying what ``sample(**options)`` returns, for figure titles."""
         return "samples"
 
+    def replica_normal(self, batch, dims, seed):
+        """Standard normal noise for this replica's examples, drawn for the global batch.
+
+        Draws ``(batch · replicas, *dims)`` numbers from the stateless ``seed``
+        and returns this replica's slice ``(batch, *dims)``, so under
+        ``tf.distribute`` every example meets the noise it would meet on one
+        device, whatever the number of replicas.
+
+        Args:
+            batch: This replica's batch size (a scalar tensor or int).
+            dims: The shape of one example's noise.
+            seed: A ``(2,)`` int32 stateless seed, the same on every replica.
+        """
+        import tensorflow as tf
+
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        noise = tf.random.stateless_normal((batch * replicas, *dims), seed)
+        if replicas == 1:
+            return noise
+        rid = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int32)
+        return noise[rid * batch : (rid + 1) * batch]
+
     def seed_tensor(self, seed: int | None = None):
         """A ``(2,)`` int32 seed: ``[seed, 0]``, or the next one of ``self.seed_generator``."""
         import tensorflow as tf

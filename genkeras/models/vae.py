@@ -226,14 +226,7 @@ class VAE(GenerativeModel):
         # Reparameterization: z = μ + σ ⊙ ε with ε ~ N(0, I). ``q`` is a TFP
         # TransformedDistribution, and ``q.bijector.forward(ε)`` is exactly how
         # ``q.sample()`` maps base noise to z, so gradients flow to μ and σ.
-        # ε is drawn for the *global* batch and each replica keeps its own slice:
-        # a data-parallel step then sees the same noise as a single device.
-        batch = tf.shape(x)[0]
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        eps = tf.random.stateless_normal((batch * replicas, self.cfg.latent_dim), seed)
-        if replicas > 1:
-            rid = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int32)
-            eps = tf.slice(eps, [rid * batch, 0], [batch, -1])
+        eps = self.replica_normal(tf.shape(x)[0], (self.cfg.latent_dim,), seed)  # (batch, latent)
         z = q.bijector.forward(eps)  # (batch, latent)
         log_lik = self.likelihood(z).log_prob(x)  # (batch,)
         kl = tfd.kl_divergence(q, self.prior())  # (batch,), analytic
