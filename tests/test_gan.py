@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+from xla_checks import xla_enabled
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
@@ -109,10 +110,12 @@ def test_optimizer_slots_partition_the_trainable_variables(seeded):
 
 def test_train_step_updates_each_player_with_its_optimizer(seeded):
     gan = GAN((2,), config={**TINY, "d_steps": 3})
-    gan.compile_for_training(1e-2, jit_compile=True)
     d_before = [v.numpy().copy() for v in gan.discriminator_variables]
     g_before = [v.numpy().copy() for v in gan.generator_variables]
-    logs = gan.train_on_batch(_ring_batch(32), return_dict=True)
+    with xla_enabled():
+        gan.compile_for_training(1e-2, jit_compile=True)
+        assert gan.jit_compile  # Keras kept XLA on
+        logs = gan.train_on_batch(_ring_batch(32), return_dict=True)
     assert int(gan.d_optimizer.iterations.numpy()) == 3
     assert int(gan.g_optimizer.iterations.numpy()) == 1
     assert int(gan.step_counter.numpy()) == 1
@@ -147,8 +150,12 @@ def test_image_gan_trains_under_xla_and_samples_levels(seeded):
         },
     )
     gan.build_from_shape()
-    gan.compile_for_training(2e-4, jit_compile=True)
-    logs = gan.fit(spec.train_dataset(32, 0, 0, 1), steps_per_epoch=3, epochs=1, verbose=0).history
+    with xla_enabled():
+        gan.compile_for_training(2e-4, jit_compile=True)
+        assert gan.jit_compile  # Keras kept XLA on
+        logs = gan.fit(
+            spec.train_dataset(32, 0, 0, 1), steps_per_epoch=3, epochs=1, verbose=0
+        ).history
     assert np.isfinite(logs["d_loss"][-1]) and np.isfinite(logs["r1_penalty_d"][-1])
     x = gan.sample(10, seed=3).numpy()
     assert x.shape == (10, 8, 8, 1)

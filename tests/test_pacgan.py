@@ -4,6 +4,7 @@ import doctest
 
 import numpy as np
 import pytest
+from xla_checks import xla_enabled
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
@@ -88,16 +89,21 @@ def test_trains_under_xla_with_losses_on_packs(seeded):
         (2,),
         config={**TINY, "stabilizers": ["pacgan", "r1-penalty", "instance-noise"]},
     )
-    gan.compile_for_training(1e-3, jit_compile=True)
     real = tf.constant(data.ring().x_train[:32])
     fake = gan.generator(gan.noise(32, seed=1))
     ctx = gan.context(gan.to_model_range(real), fake, training=False)
     assert ctx.real.shape == (8, 8) and ctx.real_logits.shape == (8,)
-    logs = gan.fit(
-        data.ring().x_train[:96], batch_size=32, epochs=1, verbose=0, validation_data=(real[:6],)
-    ).history
+    with xla_enabled():
+        gan.compile_for_training(1e-3, jit_compile=True)
+        assert gan.jit_compile  # Keras kept XLA on
+        logs = gan.fit(
+            data.ring().x_train[:96],
+            batch_size=32,
+            epochs=1,
+            verbose=0,
+            validation_data=(real[:6],),  # one pack of 4; the last 2 examples are left out
+        ).history
     assert all(np.isfinite(v[-1]) for v in logs.values()), logs
-    # a 6-example test batch makes one pack of 4 (the last 2 are left out)
 
 
 def test_a_test_batch_smaller_than_a_pack_leaves_no_nan(seeded):
@@ -111,8 +117,10 @@ def test_a_test_batch_smaller_than_a_pack_leaves_no_nan(seeded):
 def test_image_gan_with_packing_trains_and_round_trips(tmp_path, seeded):
     spec = data.load("digits")
     gan = GAN.from_data(spec, {**TINY, "stabilizers": ["pacgan:m=2"]})
-    gan.compile_for_training(2e-4, jit_compile=True)
-    gan.fit(spec.train_dataset(16, 0, 0, 1), steps_per_epoch=2, epochs=1, verbose=0)
+    with xla_enabled():
+        gan.compile_for_training(2e-4, jit_compile=True)
+        assert gan.jit_compile
+        gan.fit(spec.train_dataset(16, 0, 0, 1), steps_per_epoch=2, epochs=1, verbose=0)
     path = str(tmp_path / "gan.keras")
     gan.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)

@@ -98,14 +98,25 @@ def test_samples_follow_the_model_distribution():
 
 
 def test_trains_under_xla_and_round_trips(tmp_path):
+    from tensorflow.python.framework import config as tf_config
+
     from genkeras import data
 
     spec = data.load("digits", binarize=True)
     keras.utils.set_random_seed(0)
     model = NADE.from_data(spec, {"hidden": 16})
-    model.compile_for_training(3e-3, jit_compile=True)
     before = model.evaluation_metrics(spec)["nll_nats"]
-    model.fit(spec.train_dataset(32, 0, 0, 1), steps_per_epoch=20, epochs=1, verbose=0)
+    # genkeras runs without --jit leave TensorFlow's op determinism on, and Keras then
+    # compiles without XLA: turn it off here, and check that XLA stayed on.
+    determinism = tf_config.is_op_determinism_enabled()
+    tf_config.disable_op_determinism()
+    try:
+        model.compile_for_training(3e-3, jit_compile=True)
+        assert model.jit_compile
+        model.fit(spec.train_dataset(32, 0, 0, 1), steps_per_epoch=20, epochs=1, verbose=0)
+    finally:
+        if determinism:
+            tf_config.enable_op_determinism()
     after = model.evaluation_metrics(spec)
     assert after["nll_nats"] < before - 2  # it learns
     assert after["bits_per_dim"] == pytest.approx(after["nll_nats"] / (64 * np.log(2)))
