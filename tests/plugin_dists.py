@@ -1,23 +1,26 @@
 """Tiny real plugin distributions for the registry and GAN-plugin tests.
 
-Each distribution is written as source (``pyproject.toml``, ``setup.cfg``, a
-module) and installed with ``pip install --target DIR`` (offline, no build
-isolation: the test environment's setuptools builds it), so it arrives with a
-real ``*.dist-info`` folder holding its ``METADATA`` and ``entry_points.txt``
--- exactly what ``importlib.metadata`` finds for a pip-installed plugin.
-Putting ``DIR`` on ``sys.path`` (or ``PYTHONPATH``) "installs" it; taking it off
-uninstalls it; its position relative to genkeras's own metadata sets the
-discovery order.
+Each distribution is packed as a wheel -- a zip of its modules and a
+``*.dist-info`` folder (``METADATA``, ``WHEEL``, ``entry_points.txt``,
+``RECORD``), written here directly so no build backend (and no network) is
+needed, whatever the interpreter -- and installed with ``pip install --target
+DIR``, so it arrives exactly as pip installs a published plugin, and
+``importlib.metadata`` finds it the same way. Putting ``DIR`` on ``sys.path``
+(or ``PYTHONPATH``) "installs" it; taking it off uninstalls it; its position
+relative to genkeras's own metadata sets the discovery order.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import subprocess
 import sys
 import textwrap
+import zipfile
 
-#: name -> (version, {module file: source}, entry points as ``[group]`` / ``name = value`` lines)
+#: name -> (version, {module file: source}, the text of its ``entry_points.txt``)
 DISTRIBUTIONS = {
     # Claims the built-in names r1-penalty (a stabilizer) and ring (a dataset), and
     # shares the name "twin" with genkeras-test-beta.
@@ -116,8 +119,36 @@ DISTRIBUTIONS = {
 }
 
 
+def _record_line(path: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{path},sha256={digest},{len(data)}"
+
+
+def build_wheel(name: str, workdir: str) -> str:
+    """Packs distribution ``name`` as a ``py3-none-any`` wheel in ``workdir``; returns its path."""
+    version, files, entry_points = DISTRIBUTIONS[name]
+    stem = name.replace("-", "_")
+    info = f"{stem}-{version}.dist-info"
+    contents = {path: textwrap.dedent(text).lstrip("\n").encode() for path, text in files.items()}
+    contents[f"{info}/METADATA"] = (
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: A test plugin.\n"
+    ).encode()
+    contents[f"{info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: genkeras-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    contents[f"{info}/entry_points.txt"] = textwrap.dedent(entry_points).lstrip("\n").encode()
+    record = [_record_line(path, data) for path, data in contents.items()]
+    contents[f"{info}/RECORD"] = ("\n".join(record + [f"{info}/RECORD,,"]) + "\n").encode()
+    os.makedirs(workdir, exist_ok=True)
+    wheel = os.path.join(workdir, f"{stem}-{version}-py3-none-any.whl")
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in contents.items():
+            archive.writestr(path, data)
+    return wheel
+
+
 def build_and_install(name: str, workdir: str) -> str:
-    """Writes distribution ``name`` under ``workdir`` and pip-installs it into its own folder.
+    """Builds distribution ``name`` and pip-installs it into a folder of its own.
 
     Args:
         name: A key of :data:`DISTRIBUTIONS`.
@@ -129,58 +160,11 @@ def build_and_install(name: str, workdir: str) -> str:
     Raises:
         RuntimeError: If pip fails.
     """
-    version, files, entry_points = DISTRIBUTIONS[name]
-    src = os.path.join(workdir, "src", name)
+    wheel = build_wheel(name, os.path.join(workdir, "wheels"))
     target = os.path.join(workdir, "site", name)
-    modules = sorted({path.split("/")[0].removesuffix(".py") for path in files})
-    packages = [m for m in modules if any(p.startswith(m + "/") for p in files)]
-    py_modules = [m for m in modules if m not in packages]
-    for path, text in files.items():
-        full = os.path.join(src, path)
-        os.makedirs(os.path.dirname(full), exist_ok=True)
-        with open(full, "w") as f:
-            f.write(textwrap.dedent(text).lstrip("\n"))
-    with open(os.path.join(src, "pyproject.toml"), "w") as f:
-        f.write(
-            '[build-system]\nrequires = ["setuptools>=64"]\n'
-            'build-backend = "setuptools.build_meta"\n'
-        )
-    lines = [
-        "[metadata]",
-        f"name = {name}",
-        f"version = {version}",
-        "",
-        "[options]",
-    ]
-    if py_modules:
-        lines.append("py_modules = " + ", ".join(py_modules))
-    if packages:
-        lines.append("packages = " + ", ".join(packages))
-    lines += ["", "[options.entry_points]"]
-    for line in textwrap.dedent(entry_points).strip().splitlines():  # INI groups -> setup.cfg
-        line = line.strip()
-        lines.append(f"{line[1:-1]} =" if line.startswith("[") else f"    {line}")
-    lines.append("")
-    with open(os.path.join(src, "setup.cfg"), "w") as f:
-        f.write("\n".join(lines))
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--no-build-isolation",
-            "--disable-pip-version-check",
-            "--target",
-            target,
-            src,
-        ],
-        capture_output=True,
-        text=True,
-    )
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index"]
+    command += ["--disable-pip-version-check", "--target", target, wheel]
+    proc = subprocess.run(command, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"pip install of {name} failed:\n{proc.stdout}\n{proc.stderr}")
     return target
