@@ -122,8 +122,8 @@ class DriftPenalty(Stabilizer):
         self.epsilon = epsilon
 
     def discriminator_loss(self, ctx):
-        """``weight · ε · E[l(x)²]`` over the real batch (a scalar)."""
-        return self.weight * self.epsilon * tf.reduce_mean(tf.square(ctx.real_logits))
+        """``ε · E[l(x)²]`` over the real batch (a scalar; the GAN multiplies it by ``weight``)."""
+        return self.epsilon * tf.reduce_mean(tf.square(ctx.real_logits))
 
     def tracked(self, ctx):
         """The mean real logit, to watch it stay near zero."""

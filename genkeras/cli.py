@@ -301,7 +301,13 @@ def plugins(show_all):
             rows.append((e.name, kind, e.distribution, e.version or "", "ok"))
         for e in reg.broken():
             rows.append(
-                (e.name, kind, e.distribution or "?", e.version or "", f"BROKEN: {e.error}")
+                (
+                    e.name,
+                    kind,
+                    e.distribution or "?",
+                    e.version or "",
+                    f"{e.status.upper()}: {e.error}",
+                )
             )
     if not registry.autoload_enabled():
         click.echo(f"plugin autoloading is off ({registry.DISABLE_ENV} is set)")

@@ -691,10 +691,28 @@ def run(
 
 
 def execute(plan: RunPlan, callbacks: Sequence[Any] = (), verbose: str | int = "auto"):
-    """Builds, trains and writes the run folder of a :func:`plan_run` plan."""
-    net, start_epoch = build(plan)
-    history = train(net, plan, start_epoch, callbacks, verbose)
-    return write_run_folder(net, plan, history)
+    """Builds, trains and writes the run folder of a :func:`plan_run` plan.
+
+    TensorFlow's op determinism, which :func:`build` sets for the run, is put
+    back as it was afterwards (Keras quietly compiles without XLA while it is on).
+    """
+    from genkeras.runtime import import_tensorflow
+
+    import_tensorflow()
+    from tensorflow.python.framework import config as tf_config
+
+    deterministic = tf_config.is_op_determinism_enabled()
+    try:
+        net, start_epoch = build(plan)
+        history = train(net, plan, start_epoch, callbacks, verbose)
+        return write_run_folder(net, plan, history)
+    finally:
+        if deterministic != tf_config.is_op_determinism_enabled():
+            (
+                tf_config.enable_op_determinism
+                if deterministic
+                else tf_config.disable_op_determinism
+            )()
 
 
 def load_run(run_dir: str):

@@ -21,6 +21,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 VAE = ["vae", "--hidden", "4", "--iwae-samples", "5"]
+GAN = ["gan", "--dataset", "ring", "--width", "16", "--depth", "1", "--latent-dim", "4"]
 COMMON = ["--batch-size", "64", "--seed", "0", "--quiet"]
 
 #: Runs the CLI with two logical CPUs (for --strategy mirrored); optional SIGKILL after
@@ -116,6 +117,19 @@ def test_two_workers_train_like_two_replicas_and_only_the_chief_writes(mirrored,
     leftovers = [n for n in os.listdir(out) if ".tmp" in n or n.endswith(".old")]
     assert not leftovers and os.path.exists(os.path.join(out, "metrics.json"))
     assert len(os.listdir(tmp_path)) == 1  # one run folder, written by the chief
+
+
+def test_two_gan_workers_train_like_two_replicas(tmp_path):
+    """The GAN too: two players, each replica's slice of the global batch's noise."""
+    reference = str(tmp_path / "mirrored")
+    args = ["run", *GAN, "--batch-size", "500", "--seed", "0", "--quiet", "--epochs", "1"]
+    one = _start(args + ["--strategy", "mirrored", "--out", reference])
+    assert one.wait(timeout=900) == 0, one.stderr.read()[-2000:]
+    out = str(tmp_path / "run")
+    for proc in _workers(args + ["--out", out]):
+        _, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err[-2000:]
+    _assert_same(_history(out), _history(reference), rtol=1e-4)
 
 
 def test_a_lost_worker_stops_the_other_and_both_resume(mirrored, tmp_path):

@@ -100,3 +100,30 @@ def test_a_mixed_precision_run_resumes_exactly(tmp_path, policy):
         assert json.load(f)["dtype_policy"] == policy
     reloaded, _, _ = training.load_run(resumed.run_dir)
     assert reloaded.dtype_policy.name == policy
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("dataset", ["ring", "digits"])
+def test_gan_trains_in_16_bits_with_both_optimizers_scaled(policy, dataset):
+    from genkeras.models.gan import GAN
+
+    spec = data.load(dataset)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        keras.utils.set_random_seed(0)
+        options = {"width": 16, "depth": 1, "latent_dim": 4, "filters": 4}
+        gan = GAN.from_data(spec, {**options, "stabilizers": ["r1-penalty"]})
+        gan.compile_for_training(1e-3)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    if policy == "mixed_float16":
+        for optimizer in (gan.d_optimizer, gan.g_optimizer):
+            assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    assert all(v.dtype == "float32" for v in gan.trainable_variables)
+    history = gan.fit(spec.train_dataset(64, 0, 0, 1), epochs=1, steps_per_epoch=4, verbose=0)
+    assert all(np.isfinite(v[-1]) for v in history.history.values()), history.history
+    x = spec.x_test[:8].astype("float32")
+    assert gan(x).dtype == "float32"  # logits for the losses
+    assert gan.generator(gan.noise(8, seed=0)).dtype != "float32"  # 16-bit compute
+    assert gan.sample(8, seed=0).dtype == "float32"

@@ -94,8 +94,15 @@ def _load_model_file(path: str, cls, run_dir: str):
             f"{path} is corrupt or incomplete (not a .keras archive). {_recover_hint(run_dir)}"
         )
     held = _archive_class(path)
+    from genkeras.registry import UnknownNameError
+
     try:
         model = keras.saving.load_model(path, safe_mode=True)
+    except UnknownNameError as exc:  # a component of the model is a plugin not installed here
+        raise ValueError(
+            f"{path} needs a plugin that is not installed here: {exc}. Install the plugin "
+            "(genkeras plugins lists what is installed) and try again."
+        ) from None
     except (zipfile.BadZipFile, EOFError, KeyError, OSError) as exc:
         raise ValueError(
             f"{path} is corrupt or incomplete ({type(exc).__name__}: {exc}). "

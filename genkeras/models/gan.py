@@ -60,8 +60,6 @@ References:
 
 from __future__ import annotations
 
-import io
-import json
 import os
 import warnings
 import zipfile
@@ -72,8 +70,9 @@ import tensorflow as tf
 
 from genkeras.models.base import MODEL_FILE, GenerativeModel
 from genkeras.models.config import GENERATOR_LOSSES, GANConfig
+from genkeras.models.gan_loading import generator_only, missing_stabilizers, saved_model_config
+from genkeras.models.gan_networks import build_generator, build_trunk
 from genkeras.stabilizers.base import StabilizerContext, bce_with_logits
-from genkeras.stabilizers.spec import parse_spec
 from genkeras.stabilizers.stack import StabilizerStack
 
 __all__ = [
@@ -111,126 +110,6 @@ def generator_adversarial_loss(fake_logits, loss: str = "non-saturating"):
     if loss == "non-saturating":
         return tf.reduce_mean(tf.nn.softplus(-fake_logits))
     raise ValueError(f"loss must be one of {', '.join(GENERATOR_LOSSES)}. Received: loss={loss!r}")
-
-
-def build_generator(cfg: GANConfig, data_shape) -> keras.Model:
-    """``G``: an MLP for vectors, a DCGAN-style deconvolution stack for images.
-
-    Args:
-        cfg: The GAN's config.
-        data_shape: ``(D,)`` or ``(H, W, C)``.
-
-    Returns:
-        A ``keras.Sequential`` from ``(batch, latent_dim)`` to ``(batch, *data_shape)``
-        (``tanh`` output for images, in the model range ``[-1, 1]``).
-    """
-    if len(data_shape) == 1:
-        (d,) = data_shape
-        layers = [keras.Input((cfg.latent_dim,))]
-        layers += [keras.layers.Dense(cfg.width, activation="relu") for _ in range(cfg.depth)]
-        layers += [keras.layers.Dense(d)]
-        return keras.Sequential(layers, name="generator")
-    h, w, c = data_shape
-    f = cfg.filters
-    return keras.Sequential(
-        [
-            keras.Input((cfg.latent_dim,)),
-            keras.layers.Dense((h // 4) * (w // 4) * 4 * f, use_bias=False),
-            keras.layers.Reshape((h // 4, w // 4, 4 * f)),  # (batch, h/4, w/4, 4f)
-            keras.layers.BatchNormalization(momentum=0.9),
-            keras.layers.ReLU(),
-            keras.layers.Conv2DTranspose(2 * f, 4, strides=2, padding="same", use_bias=False),
-            keras.layers.BatchNormalization(momentum=0.9),  # (batch, h/2, w/2, 2f)
-            keras.layers.ReLU(),
-            keras.layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=False),
-            keras.layers.BatchNormalization(momentum=0.9),  # (batch, h, w, f)
-            keras.layers.ReLU(),
-            keras.layers.Conv2D(c, 3, padding="same", activation="tanh"),  # (batch, h, w, c)
-        ],
-        name="generator",
-    )
-
-
-def build_trunk(cfg: GANConfig, data_shape) -> keras.Model:
-    """The discriminator's feature trunk ``x -> f(x)``, ``(batch, width)``.
-
-    No batch normalization: it would couple the examples of a batch, which
-    minibatch discrimination and gradient penalties assume it does not.
-
-    Args:
-        cfg: The GAN's config.
-        data_shape: The shape of one discriminator input, ``(D,)`` or
-            ``(H, W, C)`` (the data's shape, or what the stabilizers declared,
-            e.g. ``(H, W, m·C)`` for packs of ``m`` images).
-
-    Returns:
-        A ``keras.Sequential`` from ``(batch, *data_shape)`` to ``(batch, width)``.
-    """
-    if len(data_shape) == 1:
-        layers = [keras.Input(tuple(data_shape))]
-        for _ in range(cfg.depth):
-            layers += [keras.layers.Dense(cfg.width), keras.layers.LeakyReLU(0.2)]
-        return keras.Sequential(layers, name="discriminator_trunk")
-    f = cfg.filters
-    return keras.Sequential(
-        [
-            keras.Input(tuple(data_shape)),
-            keras.layers.Conv2D(f, 4, strides=2, padding="same"),  # (batch, h/2, w/2, f)
-            keras.layers.LeakyReLU(0.2),
-            keras.layers.Conv2D(2 * f, 4, strides=2, padding="same"),  # (batch, h/4, w/4, 2f)
-            keras.layers.LeakyReLU(0.2),
-            keras.layers.Flatten(),
-            keras.layers.Dense(cfg.width),  # (batch, F): the features f(x)
-            keras.layers.LeakyReLU(0.2),
-        ],
-        name="discriminator_trunk",
-    )
-
-
-def missing_stabilizers(specs) -> tuple[str, ...]:
-    """The names among stabilizer ``specs`` that cannot be loaded here (not installed, broken).
-
-    Args:
-        specs: Stabilizer spec strings, as in ``GANConfig.stabilizers``.
-
-    Returns:
-        The names, in order, without repeats.
-    """
-    from genkeras import registry
-
-    missing = []
-    for spec in specs:
-        name, _ = parse_spec(spec)
-        try:
-            registry.stabilizers.get(name)
-        except (registry.UnknownNameError, ImportError):
-            if name not in missing:
-                missing.append(name)
-    return tuple(missing)
-
-
-def _saved_model_config(path: str) -> dict:
-    """The GAN's ``get_config`` as saved in a ``.keras`` file (read without building it)."""
-    with zipfile.ZipFile(path) as archive:
-        saved = json.loads(archive.read("config.json"))
-    if saved.get("registered_name") != "genkeras>GAN":
-        raise ValueError(f"{path}: not a saved genkeras GAN ({saved.get('registered_name')}).")
-    return saved["config"]
-
-
-def _saved_arrays(path: str, group: str) -> list[np.ndarray]:
-    """Every array stored under ``group`` of a ``.keras`` file's weights."""
-    import h5py
-
-    arrays: list[np.ndarray] = []
-    with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as f:
-        with h5py.File(io.BytesIO(f.read()), "r") as h5:
-            if group not in h5:
-                raise ValueError(f"{path}: the saved weights have no {group!r} group.")
-            h5[group].visititems(
-                lambda _, obj: arrays.append(obj[()]) if isinstance(obj, h5py.Dataset) else None
-            )
-    return arrays
 
 
 class _Store:
@@ -332,7 +211,7 @@ class GAN(GenerativeModel):
     # -- data range ------------------------------------------------------------------------
     def to_model_range(self, x):
         """Data units -> model range: levels ``0..L−1`` to ``[-1, 1]``; vectors unchanged."""
-        x = tf.convert_to_tensor(x, tf.float32)
+        x = tf.cast(x, tf.float32)
         if not self.is_image:
             return x
         return x * (2.0 / (self.levels - 1)) - 1.0
@@ -372,16 +251,24 @@ class GAN(GenerativeModel):
             stabilizer's feature transform) and logits ``(n',)``.
         """
         self._require_discriminator("running the discriminator")
-        features = self.trunk(x, training=training)  # (n', F)
+        # float32 out of the networks (they may compute in 16 bits): losses are float32
+        features = tf.cast(self.trunk(x, training=training), tf.float32)  # (n', F)
         h = self.stabilizers.transform_features(features, training, per_sample)  # (n', F')
-        logits = self.head(h, training=training)[:, 0]  # (n',)
+        logits = tf.cast(self.head(h, training=training)[:, 0], tf.float32)  # (n',)
         return features, logits
 
     def noise(self, n, seed=None):
-        """Draws ``z ~ N(0, I)``, shape ``(n, latent_dim)``, from the model's seed generator."""
-        return keras.random.normal(
-            (n, self.cfg.latent_dim), seed=self.seed_generator if seed is None else seed
-        )
+        """Draws ``z ~ N(0, I)`` for this replica's ``n`` examples, shape ``(n, latent_dim)``.
+
+        The noise is drawn for the global batch and each replica keeps its
+        slice (:meth:`~genkeras.models.base.GenerativeModel.replica_normal`), so
+        an example gets the same ``z`` under any number of replicas.
+
+        Args:
+            n: This replica's batch size.
+            seed: Integer seed (``None``: the next seed of the model's generator).
+        """
+        return self.replica_normal(n, (self.cfg.latent_dim,), self.seed_tensor(seed))
 
     def call(self, x, training=False):
         """Discriminator logits for data-unit inputs ``x`` (one per pack when packing)."""
@@ -479,8 +366,12 @@ class GAN(GenerativeModel):
         def make(opt):
             if opt is None:
                 rate = self.cfg.run_defaults["learning_rate"]
-                return keras.optimizers.Adam(rate, beta_1=self.cfg.beta_1)
-            return keras.optimizers.get(opt)
+                opt = keras.optimizers.Adam(rate, beta_1=self.cfg.beta_1)
+            opt = keras.optimizers.get(opt)
+            scaled = isinstance(opt, keras.optimizers.LossScaleOptimizer)
+            if self.dtype_policy.name == "mixed_float16" and not scaled:
+                opt = keras.optimizers.LossScaleOptimizer(opt)  # both players, as Keras does one
+            return opt
 
         self.d_optimizer = make(d_optimizer)
         self.g_optimizer = make(g_optimizer)
@@ -559,7 +450,7 @@ class GAN(GenerativeModel):
             with tf.GradientTape() as tape:
                 ctx = self.context(real, fake, training=True, player="discriminator")
                 d_loss, d_terms = self.discriminator_loss(ctx)
-                scaled = self.replica_scale(d_loss)  # inside the tape: it is differentiated
+                scaled = self.gradient_loss(d_loss, self.d_optimizer)  # differentiated
             grads = tape.gradient(scaled, d_vars)
             self.d_optimizer.apply_gradients(zip(grads, d_vars))
             self.stabilizers.after_discriminator_step(self)
@@ -568,7 +459,7 @@ class GAN(GenerativeModel):
             fake = self.generator(z, training=True)
             ctx = self.context(real, fake, training=True, player="generator")
             g_loss, g_terms = self.generator_loss(ctx)
-            scaled = self.replica_scale(g_loss)
+            scaled = self.gradient_loss(g_loss, self.g_optimizer)
         grads = tape.gradient(scaled, g_vars)
         self.g_optimizer.apply_gradients(zip(grads, g_vars))
         self.stabilizers.after_step(self)
@@ -589,7 +480,7 @@ class GAN(GenerativeModel):
     # -- sampling ----------------------------------------------------------------------------------
     def generate(self, z):
         """``G(z)`` in data units (levels for images), shape ``(n, *data_shape)``."""
-        return self.to_data_units(self.generator(z, training=False))
+        return self.to_data_units(tf.cast(self.generator(z, training=False), tf.float32))
 
     def sample(self, n: int, seed: int | None = None):
         """Draws ``n`` examples ``G(z)``, ``z ~ N(0, I)``.
@@ -605,10 +496,7 @@ class GAN(GenerativeModel):
         n = int(n)
         if n < 1:
             raise ValueError(f"n must be at least 1. Received: n={n}")
-        if seed is None:
-            z = self.noise(n)
-        else:
-            z = tf.random.stateless_normal((n, self.cfg.latent_dim), seed=self.seed_tensor(seed))
+        z = tf.random.stateless_normal((n, self.cfg.latent_dim), seed=self.seed_tensor(seed))
         parts = [self.generate(z[i : i + 1024]) for i in range(0, n, 1024)]
         return tf.concat(parts, axis=0)
 
@@ -738,7 +626,7 @@ class GAN(GenerativeModel):
         if not os.path.exists(path):
             return super().load_saved(run_dir)  # raises FileNotFoundError with its message
         try:
-            saved = _saved_model_config(path)
+            saved = saved_model_config(path)
         except (OSError, KeyError, ValueError, zipfile.BadZipFile):
             return super().load_saved(run_dir)  # reports a corrupt or foreign file
         missing = missing_stabilizers(saved["config"].get("stabilizers", ()))
@@ -761,30 +649,7 @@ class GAN(GenerativeModel):
         Raises:
             ValueError: If the generator's weights are not all in the file.
         """
-        options = {**cls.config_class.upgrade(dict(saved["config"])), "stabilizers": []}
-        gan = cls(
-            data_shape=saved["data_shape"],
-            levels=saved.get("levels"),
-            config=options,
-            num_classes=saved.get("num_classes"),
-            name=saved.get("name", "gan"),
-        )
-        with warnings.catch_warnings():
-            # The discriminator's layers differ (the stabilizers changed them): Keras
-            # skips them with warnings. Only the generator's weights are used.
-            warnings.simplefilter("ignore")
-            gan.load_weights(path, skip_mismatch=True)
-        stored = _saved_arrays(path, "generator")
-        for variable in gan.generator.variables:
-            value = np.asarray(variable.numpy())
-            if not any(a.shape == value.shape and np.array_equal(a, value) for a in stored):
-                raise ValueError(
-                    f"{path}: could not read the generator's weight {variable.path} "
-                    f"(the stabilizers {', '.join(missing)} are not installed, so only the "
-                    "generator is loaded)."
-                )
-        gan.missing_stabilizers = tuple(missing)
-        return gan
+        return generator_only(cls, path, saved, missing)
 
 
 class GANSnapshots(keras.callbacks.Callback):
