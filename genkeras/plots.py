@@ -277,18 +277,20 @@ def latent_manifold(
     zz = np.array([(a, b) for b in q[::-1] for a in q], dtype=np.float32)
     decoded = to_numpy(decode(zz)).astype(np.float32)
     images = decoded / float(levels - 1) if levels is not None else decoded
-    h, w, c = images.shape[1:]
-    canvas = images.reshape(n, n, h, w, c).transpose(0, 2, 1, 3, 4).reshape(n * h, n * w, c)
+    # One tile per grid point (row = z[1] from the top, column = z[0]), with a thin
+    # grey line between tiles so neighbouring digits read as separate images.
+    canvas = tile(np.clip(images, 0.0, 1.0), n, pad=1, fill=0.35)
+    c = canvas.shape[-1]
     panels = 2 if classify is not None else 1
     fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 6), squeeze=False)
     ax = axes[0, 0]
     extent = (q[0], q[-1], q[0], q[-1])
     if c == 1:
         ax.imshow(
-            np.clip(canvas[..., 0], 0, 1), cmap="gray", extent=extent, interpolation="nearest"
+            canvas[..., 0], cmap="gray", vmin=0, vmax=1, extent=extent, interpolation="nearest"
         )
     else:
-        ax.imshow(np.clip(canvas, 0, 1), extent=extent, interpolation="nearest")
+        ax.imshow(canvas, extent=extent, interpolation="nearest")
     ax.set_xlabel("z[0]")
     ax.set_ylabel("z[1]")
     ax.set_title(title)

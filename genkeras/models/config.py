@@ -149,12 +149,13 @@ class VAEConfig(ModelConfig):
 
     Attributes:
         latent_dim: Dimension of ``z``. 2 gives the latent-manifold figures.
-        architecture: The networks for images: ``conv`` (two stride-2
-            convolution stages; height and width multiples of 4) or ``mlp``
-            (two dense hidden layers on the flattened image). Vectors always
-            get the MLP.
-        hidden: Width of the networks (filters of the first conv layer; the
-            MLPs have ``4 · hidden`` units).
+        architecture: The networks for images: ``light`` (an MLP encoder; a
+            decoder of dense layers up to a full-resolution grid of
+            ``hidden / 4`` features per pixel, then two 3×3 convolutions) or
+            ``conv`` (two stride-2 convolution stages each way; height and
+            width multiples of 4). Vectors always get MLPs.
+        hidden: Width of the networks: the MLPs have ``4 · hidden`` units,
+            the conv networks ``hidden`` and ``2 · hidden`` filters.
         beta: Weight of the KL term (1 is the ELBO; β ≠ 1 is a β-VAE).
         kl_warmup_steps: Optimizer steps over which the KL weight ramps from 0
             to ``beta`` (0 disables warm-up). Warm-up lets the decoder learn to
@@ -165,16 +166,23 @@ class VAEConfig(ModelConfig):
 
     #: Digits has 1,437 training images: small batches and a brisk rate give enough
     #: updates in a few epochs for the latent code to come alive (see ``kl_warmup_steps``).
-    run_defaults: ClassVar[Mapping[str, Any]] = {"batch_size": 32, "learning_rate": 3e-3}
+    run_defaults: ClassVar[Mapping[str, Any]] = {
+        "epochs": 30,
+        "batch_size": 32,
+        "learning_rate": 3e-3,
+    }
     ranks: ClassVar[tuple[int, ...]] = (1, 3)
 
     latent_dim: int = option(2, "Dimension of the latent z (2 draws the manifold).", min=1)
     architecture: str = option(
-        "conv",
-        "Networks for images: conv (two stride-2 conv stages) or mlp (two dense layers).",
-        choices=("conv", "mlp"),
+        "light",
+        "Networks for images: light (MLP encoder; dense-then-3x3-conv decoder) or conv "
+        "(two stride-2 conv stages each way, genkeras 0.1.0's).",
+        choices=("light", "conv"),
     )
-    hidden: int = option(32, "Filters of the first conv layer / MLP units / 4.", min=1)
+    hidden: int = option(
+        64, "Width: MLP units / 4, conv filters, decoder grid features x 4.", min=1
+    )
     beta: float = option(1.0, "KL weight (1 = ELBO; other values = beta-VAE).", min=0)
     kl_warmup_steps: int = option(200, "Steps to ramp the KL weight from 0 to beta.", min=0)
     iwae_samples: int = option(1000, "Importance samples k for the IWAE bound.", min=1)
@@ -186,9 +194,10 @@ class VAEConfig(ModelConfig):
 
     @classmethod
     def upgrade(cls, values):
-        """Configs saved before ``architecture`` existed used the conv networks."""
+        """Configs saved before ``architecture`` existed used the conv networks, hidden 32."""
         values = dict(values)
         values.setdefault("architecture", "conv")
+        values.setdefault("hidden", 32)
         return values
 
     def check_values(self, spec) -> None:
