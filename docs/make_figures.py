@@ -16,8 +16,9 @@ landing page's tour). Re-run it when one of those examples or a model changes::
 
 For each ``examples/NAME.py`` it runs the script in a fresh interpreter with
 ``GENKERAS_EXAMPLE_OUT=docs/_static/figures/NAME`` (the folder is emptied
-first), and for the landing page's tour it runs ``genkeras run vae --epochs 5
---seed 0`` and copies the run folder's figures into ``figures/tour``. Every
+first), and for the landing page's tour it runs the README's main command,
+``genkeras run vae`` (its defaults, seed 0), and copies the run folder's
+figures into ``figures/tour``. Every
 PNG larger than ``--max-kb`` (150 KB) is re-encoded with a 256-colour palette;
 one that is still too large is an error. ``figures/manifest.txt`` records how
 each folder was made (mode, seconds, files).
@@ -96,7 +97,7 @@ def run_example(path: pathlib.Path, quick: bool) -> tuple[float, list[str]]:
 
 
 def run_tour() -> tuple[float, list[str]]:
-    """Runs ``genkeras run vae --epochs 5 --seed 0`` and copies its figures to ``figures/tour``."""
+    """Runs the main command ``genkeras run vae`` and copies its figures to ``figures/tour``."""
     out = FIGURES / "tour"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -109,10 +110,6 @@ def run_tour() -> tuple[float, list[str]]:
             "from genkeras.cli import main; main()",
             "run",
             "vae",
-            "--epochs",
-            "5",
-            "--seed",
-            "0",
             "--out",
             str(run_dir),
         ]
@@ -162,7 +159,7 @@ def main(argv=None) -> None:
         print(f"== {name}", flush=True)
         if name == "tour":
             seconds, files = run_tour()
-            mode = "genkeras-run-vae-5-epochs"
+            mode = "genkeras-run-vae"
         else:
             seconds, files = run_example(EXAMPLES / f"{name}.py", args.quick)
             mode = "quick" if args.quick else "full"
