@@ -409,7 +409,7 @@ class VAE(GenerativeModel):
         scale = 1.0 / (self.levels - 1) if self.levels else 1.0
 
         def classify(images):
-            return classifier.predict(np.asarray(images) * scale, verbose=0).argmax(axis=1)
+            return metrics_lib.classify(classifier, np.asarray(images) * scale).argmax(axis=1)
 
         return classify
 
