@@ -160,6 +160,25 @@ def test_a_random_bytes_npz_is_called_invalid(tmp_path):
     assert "pickle" not in result.output
 
 
+@pytest.mark.parametrize(
+    "spec, words",
+    [
+        ("r1-penalty:gamma=abc", ["'r1-penalty'", "'gamma'", "a number", "gamma='abc'"]),
+        ("minibatch-discrimination:group=2.5", ["'minibatch-discrimination'", "'group'", "an integer"]),
+        ("r1-penalty:gamma=-1", ["'r1-penalty'", "gamma must be >= 0"]),
+    ],
+)
+def test_a_bad_stabilizer_value_names_the_stabilizer_option_and_type(tmp_path, spec, words):
+    """Item 8 (stabilizers): not Python's bare conversion error."""
+    out = tmp_path / "o"
+    result = CliRunner().invoke(
+        main, ["run", "gan", "--stabilizer", spec, "--epochs", "1", "--out", str(out)]
+    )
+    _handled(result, 2, *words)
+    assert "could not convert" not in result.output
+    assert not out.exists()
+
+
 def test_a_model_with_code_is_refused_without_suggesting_unsafe_loading(vae_run, tmp_path):
     """Item 9: a Lambda layer is code; the message does not say safe_mode=False."""
     import keras

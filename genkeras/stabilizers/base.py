@@ -336,6 +336,37 @@ class Stabilizer(keras.layers.Layer):
         return {**super().get_config(), "weight": self.weight}
 
 
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "text"}
+
+
+def _expected_type(parameter: inspect.Parameter | None) -> type | None:
+    """The scalar type a constructor parameter takes, from its annotation or default.
+
+    Returns ``None`` when neither says (lists, unions, no default): the
+    constructor then checks the value itself.
+    """
+    if parameter is None:
+        return None
+    annotation = parameter.annotation
+    if isinstance(annotation, str):  # postponed annotations
+        annotation = {"bool": bool, "int": int, "float": float, "str": str}.get(annotation)
+    if annotation in _TYPE_WORDS:
+        return annotation
+    default = parameter.default
+    if default is not inspect.Parameter.empty and default is not None:
+        return type(default) if type(default) in _TYPE_WORDS else None
+    return None
+
+
+def _has_type(value: Any, expected: type) -> bool:
+    """Whether a parsed spec value fits ``expected`` (an int fits a float option)."""
+    if expected is bool or isinstance(value, bool):
+        return isinstance(value, bool) and expected is bool
+    if expected is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, expected)
+
+
 def build_stabilizer(spec: str, index: int = 0, lookup: Callable[[str], Any] | None = None):
     """Builds a stabilizer from a spec string through the registry.
 
@@ -363,22 +394,30 @@ def build_stabilizer(spec: str, index: int = 0, lookup: Callable[[str], Any] | N
             f"stabilizer {name!r} is registered as {cls!r}, which is not a "
             "genkeras.stabilizers.base.Stabilizer subclass."
         )
-    accepted = set()
+    parameters = {}
     for klass in cls.__mro__:
         if klass is keras.layers.Layer:
             break
         if "__init__" in vars(klass):
-            accepted |= {
-                p
-                for p in inspect.signature(klass.__init__).parameters
-                if p not in ("self", "kwargs", "args")
-            }
-    unknown = sorted(set(options) - accepted - {"name", "dtype"})
+            for p in inspect.signature(klass.__init__).parameters.values():
+                if p.name not in ("self", "kwargs", "args"):
+                    parameters.setdefault(p.name, p)
+    unknown = sorted(set(options) - set(parameters) - {"name", "dtype"})
     if unknown:
         raise ValueError(
             f"Unknown option(s) {', '.join(unknown)} for stabilizer {name!r}. "
-            f"Valid options: {', '.join(sorted(accepted))}. Received: spec={spec!r}"
+            f"Valid options: {', '.join(sorted(parameters))}. Received: spec={spec!r}"
         )
-    stabilizer = cls(**options, name=f"stabilizer_{index}_{metric_prefix(name)}")
+    for key, value in options.items():
+        expected = _expected_type(parameters.get(key))
+        if expected is not None and not _has_type(value, expected):
+            raise ValueError(
+                f"Stabilizer {name!r} option {key!r} expects {_TYPE_WORDS[expected]}. "
+                f"Received: {key}={value!r} in spec={spec!r}"
+            )
+    try:
+        stabilizer = cls(**options, name=f"stabilizer_{index}_{metric_prefix(name)}")
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"Stabilizer {name!r} refused its options: {err} (spec={spec!r})") from err
     stabilizer.registry_name = name
     return stabilizer
