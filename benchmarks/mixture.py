@@ -277,7 +277,7 @@ def main(argv=None):
         type=int,
         default=1_000_000,
         help="largest N of the memory table that scikit-learn also runs "
-        "(it is slow at 10M); larger cells show nan",
+        "(it is slow at 10M); larger cells say 'not run'",
     )
     parser.add_argument("--memory-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -354,18 +354,14 @@ def main(argv=None):
             if n <= args.sklearn_max_n:
                 modes.append("sklearn")
             cells = [run_child(m, n, 16, 8, mem_iters) for m in modes]
-            cells += [
-                {"extra_mib": float("nan"), "baseline_mib": float("nan"), "time": float("nan")}
-            ] * (3 - len(cells))
             lls = [c["ll"] for c in cells if "ll" in c]
             if max(lls) - min(lls) > 1e-3 * abs(lls[0]):
                 print(f"(log-likelihoods disagree at N={n}: {lls})")
+            skipped = ["not run (N > --sklearn-max-n)"] * (3 - len(cells))
+            memory = [f"{c['extra_mib']:.0f} ({c['baseline_mib']:.0f})" for c in cells]
+            seconds = [f"{c['time']:.1f}" for c in cells]
             print(
-                f"| {fmt_n(n)} | "
-                + " | ".join(f"{c['extra_mib']:.0f} ({c['baseline_mib']:.0f})" for c in cells)
-                + " | "
-                + " | ".join(f"{c['time']:.1f}" for c in cells)
-                + " |",
+                f"| {fmt_n(n)} | " + " | ".join(memory + skipped + seconds + skipped) + " |",
                 flush=True,
             )
 

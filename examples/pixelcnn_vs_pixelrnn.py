@@ -116,8 +116,10 @@ for name, (cls, config) in variants.items():
 # -----------------------------------------------------
 #
 # ``sample_compiled`` runs a full forward pass per pixel inside one ``tf.while_loop``;
-# ``sample_cached`` (PixelCNN models only) computes only the new pixel's
-# activations. Both draw the same images for a seed.
+# ``sample_cached`` (both PixelCNNs and the Row LSTM; the Diagonal BiLSTM has
+# no cache yet and keeps the full pass) computes only the new pixel's
+# activations, or the new row's LSTM state.
+# Both draw the same images for a seed.
 
 
 def timed(fn):
@@ -158,6 +160,6 @@ print("wrote", path)
 # 8x8 digits with a short budget the differences are small and can go either way --
 # ``benchmarks/autoregressive.py`` reports a longer run. Sampling is sequential for
 # all four; the cached sampler removes the redundant work of the convolutional
-# models.
+# models and of the Row LSTM.
 best = min(results, key=lambda n: results[n][0])
 print(f"best test bits/dim: {best} ({results[best][0]:.4f})")
