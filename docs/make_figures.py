@@ -16,9 +16,10 @@ landing page's tour). Re-run it when one of those examples or a model changes::
 
 For each ``examples/NAME.py`` it runs the script in a fresh interpreter with
 ``GENKERAS_EXAMPLE_OUT=docs/_static/figures/NAME`` (the folder is emptied
-first), and for the landing page's tour it runs the README's main command,
-``genkeras run vae`` (its defaults, seed 0), and copies the run folder's
-figures into ``figures/tour``. Every
+first); for the landing page's tour it runs the README's main command,
+``genkeras run vae`` (its defaults, seed 0), and for the GAN chapter's image
+GAN the documented digits command (:data:`CLI_FIGURES`), and copies the run
+folder's figures into ``figures/tour`` and ``figures/gan_digits``. Every
 PNG larger than ``--max-kb`` (150 KB) is re-encoded with a 256-colour palette;
 one that is still too large is an error. ``figures/manifest.txt`` records how
 each folder was made (mode, seconds, files).
@@ -50,7 +51,16 @@ FULL_MODE_EXAMPLES = (
     "vae_digits",
     "write_a_plugin",
 )
-TOUR_FILES = ("curves.png", "samples.png", "reconstructions.png", "manifold.png")
+#: Figures made by a documented ``genkeras`` command (its arguments, the files kept):
+#: the landing page's tour (the README's main command) and the image GAN of the GAN chapter.
+CLI_FIGURES = {
+    "tour": (["run", "vae"], ("curves.png", "samples.png", "reconstructions.png", "manifold.png")),
+    "gan_digits": (
+        ["run", "gan", "--dataset", "digits", "--epochs", "100", "--learning-rate", "4e-4"]
+        + ["--stabilizer", "feature-matching"],
+        ("samples.png", "curves.png"),
+    ),
+}
 
 
 def _env(out: pathlib.Path, quick: bool) -> dict[str, str]:
@@ -96,29 +106,25 @@ def run_example(path: pathlib.Path, quick: bool) -> tuple[float, list[str]]:
     return time.perf_counter() - start, sorted(p.name for p in out.glob("*.png"))
 
 
-def run_tour() -> tuple[float, list[str]]:
-    """Runs the main command ``genkeras run vae`` and copies its figures to ``figures/tour``."""
-    out = FIGURES / "tour"
+def run_cli(name: str) -> tuple[float, list[str]]:
+    """Runs the documented command of :data:`CLI_FIGURES` ``[name]``; copies its figures.
+
+    The run folder is a temporary one; the listed figures land in ``figures/<name>``.
+    """
+    args, files = CLI_FIGURES[name]
+    out = FIGURES / name
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = pathlib.Path(tmp) / "run"
-        cmd = [
-            sys.executable,
-            "-c",
-            "from genkeras.cli import main; main()",
-            "run",
-            "vae",
-            "--out",
-            str(run_dir),
-        ]
+        cmd = [sys.executable, "-m", "genkeras", *args, "--out", str(run_dir)]
         proc = subprocess.run(cmd, cwd=tmp, env=_env(out, quick=False))
         if proc.returncode:
-            raise SystemExit(f"genkeras run vae failed with exit code {proc.returncode}")
-        for name in TOUR_FILES:
-            if (run_dir / name).exists():
-                shutil.copy(run_dir / name, out / name)
+            raise SystemExit(f"genkeras {' '.join(args)} failed with exit code {proc.returncode}")
+        for file in files:
+            if (run_dir / file).exists():
+                shutil.copy(run_dir / file, out / file)
     return time.perf_counter() - start, sorted(p.name for p in out.glob("*.png"))
 
 
@@ -138,7 +144,7 @@ def main(argv=None) -> None:
         "--only",
         nargs="*",
         default=None,
-        help="example names (file stems) and/or 'tour'; default: all",
+        help="example names (file stems), 'tour' and/or 'gan_digits'; default: all",
     )
     parser.add_argument(
         "--quick",
@@ -148,7 +154,7 @@ def main(argv=None) -> None:
     parser.add_argument("--max-kb", type=int, default=150, help="size limit of one PNG")
     args = parser.parse_args(argv)
 
-    names = [*FULL_MODE_EXAMPLES, "tour"]
+    names = [*FULL_MODE_EXAMPLES, *CLI_FIGURES]
     wanted = names if args.only is None else args.only
     unknown = sorted(set(wanted) - set(names))
     if unknown:
@@ -157,9 +163,9 @@ def main(argv=None) -> None:
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
     for name in wanted:
         print(f"== {name}", flush=True)
-        if name == "tour":
-            seconds, files = run_tour()
-            mode = "genkeras-run-vae"
+        if name in CLI_FIGURES:
+            seconds, files = run_cli(name)
+            mode = "genkeras-" + "-".join(CLI_FIGURES[name][0][:2])
         else:
             seconds, files = run_example(EXAMPLES / f"{name}.py", args.quick)
             mode = "quick" if args.quick else "full"
