@@ -357,7 +357,7 @@ def main(argv=None):
             lls = [c["ll"] for c in cells if "ll" in c]
             if max(lls) - min(lls) > 1e-3 * abs(lls[0]):
                 print(f"(log-likelihoods disagree at N={n}: {lls})")
-            skipped = ["not run (N > --sklearn-max-n)"] * (3 - len(cells))
+            skipped = ["not run (N > `--sklearn-max-n`)"] * (3 - len(cells))
             memory = [f"{c['extra_mib']:.0f} ({c['baseline_mib']:.0f})" for c in cells]
             seconds = [f"{c['time']:.1f}" for c in cells]
             print(

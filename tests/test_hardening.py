@@ -164,7 +164,10 @@ def test_a_random_bytes_npz_is_called_invalid(tmp_path):
     "spec, words",
     [
         ("r1-penalty:gamma=abc", ["'r1-penalty'", "'gamma'", "a number", "gamma='abc'"]),
-        ("minibatch-discrimination:group=2.5", ["'minibatch-discrimination'", "'group'", "an integer"]),
+        (
+            "minibatch-discrimination:group=2.5",
+            ["'minibatch-discrimination'", "'group'", "an integer"],
+        ),
         ("r1-penalty:gamma=-1", ["'r1-penalty'", "gamma must be >= 0"]),
     ],
 )
