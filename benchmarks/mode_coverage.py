@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -135,6 +136,12 @@ def _timed(cmd, env) -> tuple[float, str]:
     return wall, proc.stdout
 
 
+def _shell(args) -> str:
+    """``genkeras run gan ARGS`` as a shell command wrapped at 80 columns."""
+    lines = textwrap.wrap("genkeras run gan " + " ".join(args), 78, break_on_hyphens=False)
+    return " \\\n    ".join(lines)
+
+
 def compare_cli(args) -> int:
     """Times the documented ring and digits configurations as the CLI runs them.
 
@@ -160,7 +167,7 @@ def compare_cli(args) -> int:
         digits_wall, _ = _timed(cli + DOCUMENTED_DIGITS + ["--out", os.path.join(tmp, "d")], env)
         digits = json.loads(open(os.path.join(tmp, "d", "metrics.json")).read())
     print(f"## The documented ring configuration: {steps} steps, seed 0, process wall\n")
-    print("```\ngenkeras run gan " + " ".join(DOCUMENTED_RING) + "\n```\n")
+    print(f"```\n{_shell(DOCUMENTED_RING)}\n```\n")
     print("| how | wall s | ratio to the benchmark | modes covered | high quality % |")
     print("| --- | --- | --- | --- | --- |")
     print(f"| benchmarks/mode_coverage.py | {bench_wall:.1f} | 1.00x | {cells[1]} | {cells[2]} |")
@@ -170,7 +177,7 @@ def compare_cli(args) -> int:
         f"{100 * ring['high_quality_fraction']:.1f} |\n"
     )
     print("## The documented digits configuration: seed 0, process wall\n")
-    print("```\ngenkeras run gan " + " ".join(DOCUMENTED_DIGITS) + "\n```\n")
+    print(f"```\n{_shell(DOCUMENTED_DIGITS)}\n```\n")
     print("| wall s | classes covered | class KL to uniform | confidence |")
     print("| --- | --- | --- | --- |")
     print(
