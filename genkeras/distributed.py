@@ -122,6 +122,33 @@ def _sliced(strategy, dataset_fn):
     return strategy.distribute_datasets_from_function(per_worker)
 
 
+def _global_steps(model, strategy):
+    """``(train_step, test_step)``: one global batch through every replica, then the logs.
+
+    As Keras's fit: no autograph over the steps, and each replica runs the
+    model's step as a function of its own. The logs are the trackers' results
+    read in cross-replica context, which sums each tracker's state over every
+    replica of every worker (inside a replica, a tracker holds only that
+    replica's examples).
+    """
+    import tensorflow as tf
+
+    def results():
+        return {m.name: m.result() for m in model.metrics}
+
+    def global_step(replica_step):
+        replica_step = tf.function(replica_step, autograph=False)
+
+        @tf.function(autograph=False)
+        def step(batch):
+            strategy.run(replica_step, args=(batch,))
+            return results()
+
+        return step
+
+    return global_step(model.train_step), global_step(model.test_step)
+
+
 def fit_multiworker(
     model,
     strategy,
@@ -158,27 +185,7 @@ def fit_multiworker(
 
     train = iter(_sliced(strategy, train_fn))
     test = _sliced(strategy, test_fn)
-
-    # As Keras's fit: no autograph over the steps. The logs are the trackers' results read
-    # in cross-replica context, which sums each tracker's state over every replica of
-    # every worker (inside a replica, a tracker holds only that replica's examples).
-    def results():
-        return {m.name: m.result() for m in model.metrics}
-
-    # Each replica runs the step as a function of its own, as under Keras's fit.
-    replica_train = tf.function(model.train_step, autograph=False)
-    replica_test = tf.function(model.test_step, autograph=False)
-
-    @tf.function(autograph=False)
-    def train_step(batch):
-        strategy.run(replica_train, args=(batch,))
-        return results()
-
-    @tf.function(autograph=False)
-    def test_step(batch):
-        strategy.run(replica_test, args=(batch,))
-        return results()
-
+    train_step, test_step = _global_steps(model, strategy)
     progress = verbose not in (0, False)
     cbs = keras.callbacks.CallbackList(
         list(callbacks), add_history=True, add_progbar=progress, model=model,
