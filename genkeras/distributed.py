@@ -41,6 +41,7 @@ __all__ = [
     "cluster_size",
     "fit_multiworker",
     "is_chief",
+    "make_strategy",
     "multiworker_strategy",
 ]
 
@@ -77,6 +78,32 @@ def is_chief() -> bool:
     if "chief" in cluster:
         return task.get("type") == "chief"
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
+def make_strategy(name: str):
+    """Returns the ``tf.distribute`` strategy called ``name``.
+
+    Args:
+        name: ``"default"`` (one device), ``"mirrored"`` (all local devices)
+            or ``"multiworker"`` (``MultiWorkerMirroredStrategy``; reads
+            ``TF_CONFIG``, and is a single worker without it).
+
+    Raises:
+        ValueError: For another name.
+    """
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return multiworker_strategy()
+    from genkeras.run_config import STRATEGIES
+
+    raise ValueError(
+        f"strategy must be one of {', '.join(STRATEGIES)}. Received: strategy={name!r}"
+    )
 
 
 def multiworker_strategy():
@@ -149,6 +176,30 @@ def _global_steps(model, strategy):
     return global_step(model.train_step), global_step(model.test_step)
 
 
+def _train_epoch(model, cbs, batches, train_step, steps: int) -> dict[str, float]:
+    """Runs ``steps`` global training steps with the batch callbacks; returns the last logs."""
+    for tracker in model.metrics:
+        tracker.reset_state()
+    logs = {}
+    for step in range(steps):
+        cbs.on_train_batch_begin(step)
+        logs = {k: float(v) for k, v in train_step(next(batches)).items()}
+        cbs.on_train_batch_end(step, logs)
+        if model.stop_training:
+            break
+    return logs
+
+
+def _evaluate(model, batches, test_step) -> dict[str, float]:
+    """One pass over the test batches; returns the trackers' results."""
+    for tracker in model.metrics:
+        tracker.reset_state()
+    logs = {}
+    for batch in batches:
+        logs = {k: float(v) for k, v in test_step(batch).items()}
+    return logs
+
+
 def fit_multiworker(
     model,
     strategy,
@@ -195,21 +246,9 @@ def fit_multiworker(
     try:
         cbs.on_train_begin()
         for epoch in range(initial_epoch, epochs):
-            for tracker in model.metrics:
-                tracker.reset_state()
             cbs.on_epoch_begin(epoch)
-            logs = {}
-            for step in range(steps_per_epoch):
-                cbs.on_train_batch_begin(step)
-                logs = {k: float(v) for k, v in train_step(next(train)).items()}
-                cbs.on_train_batch_end(step, logs)
-                if model.stop_training:
-                    break
-            for tracker in model.metrics:
-                tracker.reset_state()
-            val = {}
-            for batch in test:
-                val = {k: float(v) for k, v in test_step(batch).items()}
+            logs = _train_epoch(model, cbs, train, train_step, steps_per_epoch)
+            val = _evaluate(model, test, test_step)
             cbs.on_epoch_end(epoch, {**logs, **{f"val_{k}": v for k, v in val.items()}})
             if model.stop_training:
                 break

@@ -46,9 +46,7 @@ Run folder layout::
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
-import datetime
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -56,10 +54,17 @@ from typing import Any
 from genkeras import checkpoint as ckpt
 from genkeras import data as data_lib
 from genkeras import registry
-from genkeras.distributed import is_chief
-from genkeras.metrics import CLASSIFIER_FILE
+from genkeras.distributed import is_chief, make_strategy
 from genkeras.models.config import ModelConfig, config_from_dict
 from genkeras.run_config import CONFIG_FILE, STRATEGIES, RunConfig, RunRecord
+from genkeras.run_folder import (
+    check_out,
+    clear_run_files,
+    is_finished,
+    new_run_dir,
+    read_history,
+    remove_unstarted,
+)
 
 __all__ = [
     "RunConfig",
@@ -157,125 +162,6 @@ class RunPlan:
 #: batch size does not change the numbers, only how many steps they take).
 EVAL_BATCH = 256
 
-# -- the run folder's own files ---------------------------------------------------------------
-#: Files and folders every run writes (``samples/`` only holds ``epoch-NNN.png``).
-RUN_FILES = (
-    CONFIG_FILE,
-    "history.csv",
-    "metrics.json",
-    "model.keras",
-    "model.tmp.keras",
-    "samples.png",
-    "curves.png",
-    ckpt.CHECKPOINT,
-    ckpt.CHECKPOINT + ".tmp",
-    ckpt.CHECKPOINT + ".old",
-    "tensorboard",
-    CLASSIFIER_FILE,  # the evaluation's cached classifier (GAN on labelled images)
-)
-#: What genkeras 0.1.0 runs wrote besides RUN_FILES (their config.json lists no files).
-LEGACY_FILES = (
-    "reconstructions.png",
-    "manifold.png",
-    "latent.png",
-    "receptive_field.png",
-    "ring.png",
-    "grid.png",
-    "modes.png",
-    "snapshots.png",
-    "ellipses.png",
-    "loglik.png",
-    "model.npz",
-)
-
-
-def clear_run_files(out: str) -> None:
-    """Removes the files a run wrote into ``out`` -- and nothing else of the folder.
-
-    The run's own files are :data:`RUN_FILES`, ``samples/epoch-*.png`` and the
-    family files its ``config.json`` lists (for runs of genkeras 0.1.0, which
-    listed none, the files those versions wrote).
-    """
-    import shutil
-
-    try:
-        family_files = RunRecord.read(out).files or list(LEGACY_FILES)
-    except (FileNotFoundError, ValueError):
-        family_files = list(LEGACY_FILES)
-    for name in (*RUN_FILES, *family_files):
-        path = os.path.join(out, name)
-        if os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
-        elif os.path.exists(path):
-            os.remove(path)
-    samples = os.path.join(out, "samples")
-    if os.path.isdir(samples):
-        for name in os.listdir(samples):
-            if name.startswith("epoch-") and name.endswith(".png"):
-                os.remove(os.path.join(samples, name))
-        if not os.listdir(samples):
-            os.rmdir(samples)
-
-
-def _finished(out: str) -> bool:
-    """Whether ``out`` holds a finished run (metrics and a readable ``model.keras``)."""
-    import zipfile
-
-    model = os.path.join(out, "model.keras")
-    return os.path.exists(os.path.join(out, "metrics.json")) and zipfile.is_zipfile(model)
-
-
-# -- small helpers ------------------------------------------------------------------------
-def read_history(path: str) -> dict[str, list[float]]:
-    """Reads ``history.csv`` into ``{metric: [values per epoch]}``."""
-    history: dict[str, list[float]] = {}
-    if not os.path.exists(path):
-        return history
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            for key, value in row.items():
-                if key == "epoch" or value in (None, ""):
-                    continue
-                history.setdefault(key, []).append(float(value))
-    return history
-
-
-def new_run_dir(model: str, root: str = "runs") -> str:
-    """Returns ``root/<model>-<UTC timestamp>`` (suffixed if it exists)."""
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
-    base = os.path.join(root, f"{model}-{stamp}")
-    path, i = base, 1
-    while os.path.exists(path):
-        i += 1
-        path = f"{base}-{i}"
-    return path
-
-
-def make_strategy(name: str):
-    """Returns the ``tf.distribute`` strategy called ``name``.
-
-    Args:
-        name: ``"default"`` (one device), ``"mirrored"`` (all local devices)
-            or ``"multiworker"`` (``MultiWorkerMirroredStrategy``; reads
-            ``TF_CONFIG``, and is a single worker without it).
-
-    Raises:
-        ValueError: For another name.
-    """
-    import tensorflow as tf
-
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multiworker":
-        from genkeras.distributed import multiworker_strategy
-
-        return multiworker_strategy()
-    raise ValueError(
-        f"strategy must be one of {', '.join(STRATEGIES)}. Received: strategy={name!r}"
-    )
-
 
 def learning_rate_schedule(learning_rate: float, total_steps: int, final_fraction: float = 1.0):
     """The learning rate ``training.run`` compiles with.
@@ -317,17 +203,6 @@ def _set_determinism(tf, deterministic: bool) -> None:
 
 
 # -- 1. plan ----------------------------------------------------------------------------------
-def _check_out(out: str, overwrite: bool) -> None:
-    if os.path.exists(out):
-        if not os.path.isdir(out):
-            raise FileExistsError(f"--out {out} exists and is not a folder.")
-        if os.listdir(out) and not overwrite:
-            raise FileExistsError(
-                f"--out {out} exists and is not empty; pass --overwrite to replace its run "
-                "files or --resume to continue it."
-            )
-
-
 #: RunConfig fields a resumed run may change: none of them changes what is learned.
 CHANGEABLE_ON_RESUME = ("epochs", "steps_per_execution", "sample_every", "tensorboard", "strategy")
 
@@ -408,7 +283,7 @@ def plan_run(
     if resume is not None:
         run, options = _resume_settings(model, resume, fields, options, config_class)
         out, done = resume, _done_epochs(resume)
-        if run.epochs < done or (run.epochs == done and _finished(resume)):
+        if run.epochs < done or (run.epochs == done and is_finished(resume)):
             raise ValueError(
                 f"--resume {resume}: the run has already trained {done} epochs and asks for "
                 f"{run.epochs}: nothing to train. Ask for more with --epochs (more than {done})."
@@ -429,7 +304,7 @@ def plan_run(
     if resume is None:
         out = out or new_run_dir(model, runs_root)
         if chief:
-            _check_out(out, overwrite)
+            check_out(out, overwrite)
     if chief:
         ckpt.check_writable(out, "--resume" if resume else "--out")
     new_folder = not os.path.exists(out)
@@ -532,7 +407,8 @@ def train(net, plan: RunPlan, start_epoch: int, callbacks: Sequence[Any] = (), v
         history = _fit(net, plan, start_epoch, cbs, verbose) if start_epoch < run.epochs else {}
     except BaseException:
         if plan.chief and start_epoch == 0 and not ckpt.has_checkpoint(out):
-            _remove_unstarted(plan)  # nothing worth keeping; a rerun must not be blocked
+            # nothing worth keeping; a rerun must not be blocked
+            remove_unstarted(plan.out, plan.new_folder)
         raise
     if nan_watch.diverged_at is not None:
         epoch, batch, name, value = nan_watch.diverged_at
@@ -590,16 +466,6 @@ def _fit(net, plan: RunPlan, start_epoch: int, callbacks: list, verbose) -> dict
         return fit_multiworker(net, net.distribute_strategy, train_data, test_data, **fit_args)
     history = net.fit(train_data(), validation_data=test_data(), shuffle=False, **fit_args)
     return history.history
-
-
-def _remove_unstarted(plan: RunPlan) -> None:
-    """Removes what a run that failed before its first checkpoint wrote."""
-    import shutil
-
-    if plan.new_folder:
-        shutil.rmtree(plan.out, ignore_errors=True)
-    else:
-        clear_run_files(plan.out)
 
 
 # -- 4. write the run folder ---------------------------------------------------------------

@@ -61,7 +61,6 @@ References:
 from __future__ import annotations
 
 import os
-import warnings
 import zipfile
 
 import keras
@@ -72,6 +71,7 @@ from genkeras.models.base import MODEL_FILE, GenerativeModel
 from genkeras.models.config import GENERATOR_LOSSES, GANConfig
 from genkeras.models.gan_loading import generator_only, missing_stabilizers, saved_model_config
 from genkeras.models.gan_networks import build_generator, build_trunk
+from genkeras.models.gan_report import GANSnapshots, sample_quality_metrics, write_figures
 from genkeras.stabilizers.base import StabilizerContext, bce_with_logits
 from genkeras.stabilizers.stack import StabilizerStack
 
@@ -546,27 +546,7 @@ class GAN(GenerativeModel):
         Returns:
             A flat dict of floats.
         """
-        from genkeras import metrics as metrics_lib
-
-        samples = self.sample(num_samples, seed=seed).numpy()
-        result: dict[str, float] = {"num_samples": int(num_samples)}
-        metrics_lib.merge_metrics(result, metrics_lib.dataset_metrics(spec, samples), "dataset")
-        if self.is_image and spec.y_train is not None and spec.num_classes:
-            classifier, accuracy = metrics_lib.coverage_classifier(spec, cache_dir=cache_dir)
-            result.update(
-                metrics_lib.classifier_coverage(samples, classifier, spec.levels, spec.num_classes)
-            )
-            result["classifier_test_accuracy"] = accuracy
-        if self.missing_stabilizers:
-            warnings.warn(
-                "the stabilizers' evaluation metrics are left out: this GAN was loaded without "
-                f"the stabilizer plugin(s) {', '.join(self.missing_stabilizers)} (not installed)",
-                stacklevel=2,
-            )
-        else:
-            stabilizer_metrics = self.stabilizers.evaluation_metrics(self, spec, samples)
-            metrics_lib.merge_metrics(result, stabilizer_metrics, "stabilizer")
-        return result
+        return sample_quality_metrics(self, spec, cache_dir, num_samples, seed)
 
     def write_figures(self, spec, out_dir) -> list[str]:
         """Writes the data-vs-samples figure with training snapshots.
@@ -575,27 +555,7 @@ class GAN(GenerativeModel):
         for other 2-D data). Images: ``snapshots.png``, sample grids at the
         recorded epochs (if :class:`GANSnapshots` ran).
         """
-        from genkeras import plots
-
-        written = []
-        if not self.is_image and self.data_shape == (2,):
-            name = spec.name if spec.name in ("ring", "grid") else "modes"
-            final = self.sample(2500, seed=0).numpy()
-            plots.gan_snapshots_2d(
-                spec.x_test,
-                self.snapshots,
-                final,
-                os.path.join(out_dir, f"{name}.png"),
-                centers=spec.extras.get("centers"),
-                title=f"GAN on {spec.name}: data, training snapshots, final",
-            )
-            written.append(f"{name}.png")
-        elif self.is_image and self.snapshots:
-            plots.gan_snapshots_images(
-                self.snapshots, os.path.join(out_dir, "snapshots.png"), levels=self.levels
-            )
-            written.append("snapshots.png")
-        return written
+        return write_figures(self, spec, out_dir)
 
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
@@ -650,37 +610,3 @@ class GAN(GenerativeModel):
             ValueError: If the generator's weights are not all in the file.
         """
         return generator_only(cls, path, saved, missing)
-
-
-class GANSnapshots(keras.callbacks.Callback):
-    """Records ``model.sample(num, seed)`` before the first epoch and after every epoch.
-
-    The samples (NumPy) go to ``model.snapshots`` as ``(epoch, samples)`` pairs
-    (epoch 0 = before training); :meth:`GAN.write_figures` draws them.
-
-    Args:
-        num: Samples per snapshot.
-        seed: Seed of the samples (the same ``z`` every epoch).
-    """
-
-    def __init__(self, num: int = 2500, seed: int = 0):
-        super().__init__()
-        self.num = int(num)
-        self.seed = int(seed)
-
-    def _record(self, epoch):
-        samples = self.model.sample(self.num, seed=self.seed)
-        self.model._store.snapshots.append((int(epoch), np.asarray(samples)))
-
-    def on_epoch_begin(self, epoch, logs=None):
-        """Records the generator before its first epoch of this ``fit`` (if none is recorded).
-
-        ``epoch`` counts the epochs already trained: 0 for a fresh run, the
-        checkpoint's epoch for a resumed one.
-        """
-        if not self.model._store.snapshots:
-            self._record(epoch)
-
-    def on_epoch_end(self, epoch, logs=None):
-        """Records the generator after ``epoch + 1`` epochs."""
-        self._record(epoch + 1)
