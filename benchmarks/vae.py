@@ -10,7 +10,8 @@ Prints Markdown tables, every figure measured in this run on this machine::
    by ``genkeras.training.run``: examples per second of the training epochs,
    the run's per-epoch overhead (validation, checkpoint, history, sample grid,
    NaN watch) in % of the bare epoch with the same ``steps_per_execution``,
-   and the end of the run (test metrics with IWAE-1000, figures, saving).
+   and the end of the run (test metrics with IWAE-1000, figures, saving), with
+   a table of where the run's own time goes (each part timed per call).
 2. **steps_per_execution.** Bare training throughput (examples per wall- and
    CPU-second) with Keras's default of 1 step per call and with the runner's
    automatic choice, and whether the histories are identical.
@@ -63,6 +64,68 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self.end = time.perf_counter()
+
+
+class Timings:
+    """Wall time of each call of some methods while active: ``calls[label] = [seconds]``.
+
+    Args:
+        targets: ``(label, class, method name)`` triples; each method is wrapped on
+            its class on entry and restored on exit.
+    """
+
+    def __init__(self, targets):
+        self.targets = targets
+        self.calls = {label: [] for label, _, _ in targets}
+
+    def __enter__(self):
+        self.saved = []
+        for label, owner, name in self.targets:
+            self.saved.append((owner, name, vars(owner).get(name)))
+            original = getattr(owner, name)
+
+            def timed(*args, _original=original, _label=label, **kwargs):
+                start = time.perf_counter()
+                try:
+                    return _original(*args, **kwargs)
+                finally:
+                    self.calls[_label].append(time.perf_counter() - start)
+
+            setattr(owner, name, timed)
+        return self
+
+    def __exit__(self, *exc):
+        for owner, name, original in reversed(self.saved):
+            if original is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+
+
+def run_parts():
+    """The parts of ``training.run`` that :func:`print_parts` times."""
+    from genkeras import callbacks
+    from genkeras.models.vae import VAE
+
+    return [
+        ("validation pass (per epoch)", VAE, "evaluate"),
+        ("checkpoint (per epoch)", callbacks.Checkpoint, "on_epoch_end"),
+        ("history.csv (per epoch)", callbacks.HistoryCSV, "on_epoch_end"),
+        ("sample grid (per epoch, drawn every few)", callbacks.SampleGrid, "on_epoch_end"),
+        ("test metrics incl. IWAE-1000 (end)", VAE, "evaluation_metrics"),
+        ("family figures (end)", VAE, "write_figures"),
+    ]
+
+
+def print_parts(timings: Timings, epochs: int) -> None:
+    """Prints where the run's own time goes (the first epoch's calls, which trace, left out)."""
+    print("\n| part of training.run | calls | ms per call | ms per epoch |")
+    print("|---|---|---|---|")
+    for label, calls in timings.calls.items():
+        steady = calls[1:] if len(calls) > 1 else calls
+        per_call = 1000 * sum(steady) / max(len(steady), 1)
+        per_epoch = f"{1000 * sum(steady) / max(epochs - 1, 1):.1f}" if len(calls) > 1 else "-"
+        print(f"| {label} | {len(calls)} | {per_call:.1f} | {per_epoch} |")
 
 
 def bare_fit(epochs: int, spe: int, seed: int = 0):
@@ -144,7 +207,8 @@ def main(argv=None):
     print(f"\nhistories identical for a fixed seed: {identical}\n")
 
     # 1. the run loop vs the bare fit with the same steps_per_execution
-    timer, result, end_s = run_loop(epochs, os.path.join(tmp, "run"))
+    with Timings(run_parts()) as timings:
+        timer, result, end_s = run_loop(epochs, os.path.join(tmp, "run"))
     bare_epoch, run_epoch = np.mean(later(auto.wall)), np.mean(later(timer.wall))
     print("| | examples / wall-s | epoch (s) | per-epoch overhead | end of run (s) |")
     print("|---|---|---|---|---|")
@@ -153,6 +217,7 @@ def main(argv=None):
         f"| training.run | {examples / run_epoch:.0f} | {run_epoch:.3f} | "
         f"{100 * (run_epoch / bare_epoch - 1):+.1f} % | {end_s:.2f} |"
     )
+    print_parts(timings, epochs)
 
     # 3. the lesson, today's defaults vs 0.1.0's at the same epochs
     _, old, _ = run_loop(epochs, os.path.join(tmp, "old"), options=OLD_OPTIONS)
