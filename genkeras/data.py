@@ -265,6 +265,12 @@ def validate_arrays(source: str, x: Any, what: str = "x", levels: int | None = N
         if not np.all(np.isfinite(x)):
             bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
             raise DataError(f"{where} contains {bad} NaN or infinite values.")
+        limit = float(np.finfo(np.float32).max)
+        if np.abs(x).max() > limit:
+            raise DataError(
+                f"{where} has values up to {np.abs(x).max():.4g} in magnitude; float32 "
+                f"(what the models compute in) holds at most {limit:.4g}."
+            )
         return x.astype(np.float32)
     x = x.astype(np.int64)
     if x.min() < 0:

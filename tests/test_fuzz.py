@@ -88,3 +88,9 @@ def test_parse_spec_returns_a_name_and_options_or_a_value_error(text):
 def test_parse_spec_refuses_malformed_specs(spec):
     with pytest.raises(ValueError, match="Received: spec="):
         parse_spec(spec)
+
+
+def test_a_float64_value_beyond_float32_is_refused_not_turned_into_inf():
+    """Found by the property test above on CI: 3.4028236e38 is finite in float64 only."""
+    with pytest.raises(data.DataError, match="float32"):
+        data.validate_arrays("npz:f.npz", np.array([[3.40282357e38]]), "x_train", None)
