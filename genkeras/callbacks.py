@@ -167,8 +167,8 @@ class SampleGrid(keras.callbacks.Callback):
     """Draws samples with a fixed seed every ``every`` epochs and after the last one.
 
     The samples come from one compiled function (``model.sample`` under
-    ``tf.function``), traced on first use, so a grid costs a forward pass and
-    one ``imshow``.
+    ``tf.function``), traced when training begins, so a grid costs a forward
+    pass and one pixel-exact picture (:func:`genkeras.plots.image_grid`).
 
     Args:
         spec: The run's :class:`genkeras.data.DataSpec`.
@@ -207,6 +207,10 @@ class SampleGrid(keras.callbacks.Callback):
             n, options = sample_count(self.spec), dict(model.display_options)
             self._draw = tf.function(lambda: model.sample(n, seed=self.seed, **options))
         return self._draw
+
+    def on_train_begin(self, logs=None):
+        """Traces the compiled sampler once, so no epoch pays for the trace."""
+        self._compiled(self.model).get_concrete_function()
 
     def _draw_grid(self, model, epoch: int) -> None:
         path = write_samples(

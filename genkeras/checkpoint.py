@@ -97,6 +97,24 @@ def build_optimizers(model) -> None:
             opt.build(var_list)
 
 
+_READ = None
+
+
+def read_values(variables) -> list[np.ndarray]:
+    """The values of many Keras variables as NumPy arrays, read in one compiled call.
+
+    Reading them one by one costs an eager op each (about 0.1 ms apiece, some
+    ten milliseconds for a checkpoint's variables); one ``tf.function`` call
+    returns them all. The function is traced once per list of shapes and dtypes.
+    """
+    global _READ
+    if _READ is None:
+        import tensorflow as tf
+
+        _READ = tf.function(lambda handles: [tf.identity(h) for h in handles])
+    return [np.asarray(t) for t in _READ([getattr(v, "value", v) for v in variables])]
+
+
 def save_checkpoint(model, run_dir: str, epoch: int) -> None:
     """Atomically saves the full training state after ``epoch`` epochs.
 
@@ -109,12 +127,14 @@ def save_checkpoint(model, run_dir: str, epoch: int) -> None:
         epoch: Epochs completed.
     """
     build_optimizers(model)
-    arrays = {f"model/{i}": np.asarray(v.numpy()) for i, v in enumerate(model.variables)}
+    keys = [f"model/{i}" for i in range(len(model.variables))]
+    variables = list(model.variables)
     meta = {"epoch": int(epoch), "model_variables": len(model.variables), "optimizers": {}}
     for name, opt, _ in _slots(model):
         meta["optimizers"][name] = len(opt.variables)
-        for i, v in enumerate(opt.variables):
-            arrays[f"{name}/{i}"] = np.asarray(v.numpy())
+        keys += [f"{name}/{i}" for i in range(len(opt.variables))]
+        variables += list(opt.variables)
+    arrays = dict(zip(keys, read_values(variables)))
     final = os.path.join(run_dir, CHECKPOINT)
     tmp, old = final + ".tmp", final + ".old"
     shutil.rmtree(tmp, ignore_errors=True)
