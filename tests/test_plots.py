@@ -31,7 +31,9 @@ def test_image_grid_title_and_captions_get_their_own_room(tmp_path):
     title = "a title much wider than two columns of eight-pixel images"
     bare = matplotlib.image.imread(plots.image_grid(images, tmp_path / "a.png", ncols=2))
     titled = matplotlib.image.imread(
-        plots.image_grid(images, tmp_path / "b.png", ncols=2, title=title, labels=["x", "", "y", ""])
+        plots.image_grid(
+            images, tmp_path / "b.png", ncols=2, title=title, labels=["x", "", "y", ""]
+        )
     )
     assert titled.shape[1] > bare.shape[1]  # widened for the title
     assert titled.shape[0] > bare.shape[0]  # a title strip and a caption row above the images
