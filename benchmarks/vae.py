@@ -15,13 +15,16 @@ Prints Markdown tables, every figure measured in this run on this machine::
    sample grid, NaN watch) --
    and the end of the run (test metrics with IWAE-1000, figures, saving), with
    a table of where the run's own time goes (each part timed per call).
-2. **steps_per_execution.** Bare training throughput (examples per wall- and
-   CPU-second) with Keras's default of 1 step per call and with the runner's
-   automatic choice, and whether the histories are identical.
+2. **Throughput.** Bare training throughput (examples per wall- and
+   CPU-second) of genkeras 0.1.0's networks with Keras's default of 1 step
+   per call (the baseline), and of today's networks with 1 step per call and
+   with the runner's automatic ``steps_per_execution``; and whether today's two
+   histories are identical.
 3. **The lesson.** Active units, the classifier's view of 1,000 samples as
    ``samples.png`` shows them, and the test ELBO, for today's defaults and,
    as the baseline, the defaults of genkeras 0.1.0 (conv networks, 5 epochs
-   in the README) at the same epochs.
+   in the README) at the same epochs, mean ± sd over seeds 0-2 (a seed moves
+   the test ELBO by about a nat).
 4. **Processes.** Wall time of the README's main command
    (``genkeras run vae``, install excluded), ``genkeras sample``,
    ``genkeras evaluate``, ``genkeras run vae --help`` and a refused option, each
@@ -131,18 +134,19 @@ def print_parts(timings: Timings, epochs: int) -> None:
         print(f"| {label} | {len(calls)} | {per_call:.1f} | {per_epoch} |")
 
 
-def bare_fit(epochs: int, spe: int, seed: int = 0, validate: bool = False):
+def bare_fit(epochs: int, spe: int, seed: int = 0, validate: bool = False, options=None):
     """A bare fit of the main job's model: no callbacks but the timer.
 
     With ``validate``, Keras also evaluates the test split after every epoch,
     exactly as ``training.run`` does (same dataset, same batch size).
+    ``options`` are VAE config fields (e.g. :data:`OLD_OPTIONS`).
     """
     from genkeras.models.vae import VAE
 
     spec = data.load("digits")
     run = RunConfig(epochs=epochs).resolved(VAEConfig.run_defaults)
     keras.utils.set_random_seed(seed)
-    model = VAE.from_data(spec, {})
+    model = VAE.from_data(spec, options or {})
     model.build_from_shape()
     steps = spec.steps_per_epoch(run.batch_size)
     model.compile_for_training(run.learning_rate, False, spe)
@@ -169,6 +173,13 @@ def run_loop(epochs: int, out: str, options=None, seed: int = 0):
     return timer, result, time.perf_counter() - timer.end
 
 
+def spread(values, digits: int) -> str:
+    """``mean ± sd`` of some runs' values (just the value for one run)."""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+
+
 def later(values):
     """The epochs after the first (which traces and compiles)."""
     return values[1:] or values
@@ -186,6 +197,9 @@ def process(args, cwd) -> tuple[float, int]:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one repeat of each process")
+    parser.add_argument(
+        "--seeds", type=int, default=3, help="seeds of the lesson table (default 3)"
+    )
     args = parser.parse_args(argv)
     epochs = RunConfig().resolved(VAEConfig.run_defaults).epochs
     spec = data.load("digits")
@@ -199,6 +213,7 @@ def main(argv=None):
     )
 
     # 2. steps_per_execution (bare fits)
+    old_timer, _, _ = bare_fit(epochs, 1, options=OLD_OPTIONS)
     one, one_hist, examples = bare_fit(epochs, 1)
     auto, auto_hist, _ = bare_fit(epochs, auto_spe)
     rate = {
@@ -206,13 +221,18 @@ def main(argv=None):
             examples / np.mean(later(t.wall)),
             examples / np.mean(later(t.cpu)),
         )
-        for name, t in (("1", one), (str(auto_spe), auto))
+        for name, t in (
+            ("0.1.0's networks (conv), steps_per_execution 1", old_timer),
+            ("today's networks, steps_per_execution 1", one),
+            (f"today's networks, steps_per_execution {auto_spe} (the runner's choice)", auto),
+        )
     }
+    base = next(iter(rate.values()))
     identical = all(np.array_equal(one_hist[k], auto_hist[k]) for k in one_hist)
-    print("| steps_per_execution | examples / wall-s | examples / CPU-s | speed-up (wall) |")
-    print("|---|---|---|---|")
+    print("| model | examples / wall-s | examples / CPU-s | vs 0.1.0 (wall) | vs 0.1.0 (CPU) |")
+    print("|---|---|---|---|---|")
     for name, (wall, cpu) in rate.items():
-        print(f"| {name} | {wall:.0f} | {cpu:.0f} | {wall / rate['1'][0]:.2f}x |")
+        print(f"| {name} | {wall:.0f} | {cpu:.0f} | {wall / base[0]:.2f}x | {cpu / base[1]:.2f}x |")
     print(f"\nhistories identical for a fixed seed: {identical}\n")
 
     # 1. the run loop vs the bare fit with the same steps_per_execution
@@ -238,20 +258,35 @@ def main(argv=None):
     )
     print_parts(timings, epochs)
 
-    # 3. the lesson, today's defaults vs 0.1.0's at the same epochs
-    _, old, _ = run_loop(epochs, os.path.join(tmp, "old"), options=OLD_OPTIONS)
+    # 3. the lesson, today's defaults vs 0.1.0's at the same epochs, over seeds
+    runs = {"today's": [result], "0.1.0 (conv)": []}
+    for seed in range(args.seeds):
+        if seed:
+            runs["today's"].append(run_loop(epochs, os.path.join(tmp, f"new{seed}"), seed=seed)[1])
+        old_out = os.path.join(tmp, f"old{seed}")
+        runs["0.1.0 (conv)"].append(run_loop(epochs, old_out, options=OLD_OPTIONS, seed=seed)[1])
+    print(
+        f"\n{args.seeds} seeds (0-{args.seeds - 1}), mean ± sd; classes, class KL and "
+        "confidence are the classifier's view of 1,000 samples as samples.png shows them"
+    )
     print(
         "\n| defaults | active units | classes >= 2 % | class KL | confidence "
         "| test ELBO (nats) | IWAE-1000 (nats) |"
     )
     print("|---|---|---|---|---|---|---|")
-    for name, r in (("today's", result), ("0.1.0 (conv)", old)):
-        m = r.metrics
-        print(
-            f"| {name} | {m['active_units']} / 2 | {m['sample_classes_covered']} / 10 | "
-            f"{m['sample_class_kl']:.3f} | {m['sample_classifier_confidence']:.3f} | "
-            f"{m['elbo_nats']:.2f} | {m['iwae_nats']:.2f} |"
-        )
+    for name, results in runs.items():
+        cells = [
+            spread([r.metrics[key] for r in results], digits)
+            for key, digits in (
+                ("active_units", 1),
+                ("sample_classes_covered", 1),
+                ("sample_class_kl", 3),
+                ("sample_classifier_confidence", 3),
+                ("elbo_nats", 2),
+                ("iwae_nats", 2),
+            )
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
     # 4. processes (fresh interpreters, as a user types them)
     repeats = 1 if args.quick else 3
