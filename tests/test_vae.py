@@ -146,3 +146,35 @@ def test_kl_warmup_ramps(digits):
     assert float(model.kl_weight()) == pytest.approx(1.0)
     model.optimizer.iterations.assign(50)
     assert float(model.kl_weight()) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("graph", [False, True])
+@pytest.mark.parametrize(
+    "logits_shape, k_shape",
+    [
+        ((3, 5, 4, 17), (5, 4)),
+        ((5, 4, 17), (3, 5, 4)),
+        ((4, 8, 8, 1, 17), (4, 8, 8, 1)),
+        ((6,), (7,)),
+    ],
+)
+def test_categorical_log_prob_and_gradient_equal_tfps(logits_shape, k_shape, graph):
+    from genkeras.models.distributions import Categorical
+
+    rng = np.random.default_rng(0)
+    logits = tf.constant(3 * rng.standard_normal(logits_shape), tf.float32)
+    k = tf.constant(rng.integers(0, logits_shape[-1], k_shape), tf.float32)
+
+    def both(dist_class):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            lp = dist_class(logits=logits, dtype=tf.float32).log_prob(k)  # k broadcasts either way
+            weights = tf.reshape(tf.range(1.0, tf.cast(tf.size(lp), tf.float32) + 1.0), lp.shape)
+            total = tf.reduce_sum(lp * weights)  # a different weight per value: any mix-up shows
+        return lp, tape.gradient(total, logits)
+
+    run = (lambda f, c: tf.function(lambda: f(c))()) if graph else (lambda f, c: f(c))
+    ours, theirs = run(both, Categorical), run(both, tfd.Categorical)
+    assert ours[0].shape == theirs[0].shape
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-5, atol=1e-5)

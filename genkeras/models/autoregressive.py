@@ -13,7 +13,8 @@ exact:
 
     log p(x) = sum_k log Categorical(x_k; softmax(logits_k)).
 
-It is computed with ``tfd.Independent(tfd.Categorical(logits), 3)``: the
+It is computed with ``tfd.Independent(Categorical(logits), 3)`` (TFP's
+categorical with a cheaper ``log_prob``, :mod:`genkeras.models.distributions`): the
 conditionals are *not* independent, but given the (causally masked) logits the
 joint log-probability is the sum of per-position terms, which is exactly what
 ``Independent`` sums. Training minimises the mean negative log-likelihood in
@@ -38,6 +39,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from genkeras.models.base import GenerativeModel
+from genkeras.models.distributions import Categorical
 
 tfd = tfp.distributions
 
@@ -110,7 +112,7 @@ class AutoregressiveModel(GenerativeModel):
         Returns:
             ``tfd.Independent(tfd.Categorical(logits), 3)`` with event shape ``(H, W, C)``.
         """
-        return tfd.Independent(tfd.Categorical(logits=logits), reinterpreted_batch_ndims=3)
+        return tfd.Independent(Categorical(logits=logits), reinterpreted_batch_ndims=3)
 
     def log_prob(self, x, labels=None):
         """Exact log-likelihood ``log p(x)`` in nats, shape ``(batch,)``.
@@ -127,7 +129,7 @@ class AutoregressiveModel(GenerativeModel):
         """Per-position conditionals ``log p(x_k | x_<k)``, shape ``(batch, H, W, C)``."""
         x = tf.convert_to_tensor(x)
         logits = self.forward(x, labels)
-        return tfd.Categorical(logits=tf.cast(logits, tf.float32)).log_prob(tf.cast(x, tf.int32))
+        return Categorical(logits=tf.cast(logits, tf.float32)).log_prob(tf.cast(x, tf.int32))
 
     # -- training -----------------------------------------------------------------
     def build_from_config(self, config):
