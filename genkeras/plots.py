@@ -185,7 +185,7 @@ def training_curves(history: dict[str, list[float]], path, title: str = "trainin
         ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, tight=False)  # tight_layout has fitted it already
 
 
 def scatter_2d(
