@@ -3,8 +3,9 @@
 A checkpoint is every model variable (weights, non-trainable state, seed
 generator states) and every optimizer's variables (step counter and slots),
 named by the model's :meth:`~genkeras.models.base.GenerativeModel.optimizer_slots`,
-in ``run_dir/checkpoint/state.npz`` with ``state.json`` beside it. Restoring it
-into a freshly built model gives exactly the state of the moment it was
+in ``run_dir/checkpoint/state.bin`` (raw bytes) with ``state.json`` beside it
+saying what each array is (earlier versions wrote a ``state.npz``, still read).
+Restoring it into a freshly built model gives exactly the state of the moment it was
 saved -- including each optimizer's slots and step counter, which Keras's
 ``BackupAndRestore`` has been reported to miss (keras-team/keras#19389) -- so
 a resumed run ends where an uninterrupted one does.
@@ -17,6 +18,7 @@ work starts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -35,6 +37,9 @@ __all__ = [
 ]
 
 CHECKPOINT = "checkpoint"
+#: The checkpoint's variables, their raw bytes one after another (``state.json``
+#: lists each one's key, dtype and shape in order).
+STATE_BIN = "state.bin"
 
 
 def _json_default(obj):
@@ -134,13 +139,16 @@ def save_checkpoint(model, run_dir: str, epoch: int) -> None:
         meta["optimizers"][name] = len(opt.variables)
         keys += [f"{name}/{i}" for i in range(len(opt.variables))]
         variables += list(opt.variables)
-    arrays = dict(zip(keys, read_values(variables)))
+    values = [np.asarray(a, order="C") for a in read_values(variables)]  # keeps 0-d arrays 0-d
+    meta["arrays"] = [[key, a.dtype.str, list(a.shape)] for key, a in zip(keys, values)]
     final = os.path.join(run_dir, CHECKPOINT)
     tmp, old = final + ".tmp", final + ".old"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
-    np.savez(os.path.join(tmp, "state.npz"), **arrays)
-    write_json(os.path.join(tmp, "state.json"), meta)
+    with open(os.path.join(tmp, STATE_BIN), "wb") as f:  # raw bytes: no zip, no CRC pass
+        for a in values:
+            f.write(a.data)
+    write_json(os.path.join(tmp, "state.json"), meta)  # last: it marks the folder complete
     if os.path.exists(final):
         shutil.rmtree(old, ignore_errors=True)
         os.replace(final, old)
@@ -161,6 +169,29 @@ def has_checkpoint(run_dir: str) -> bool:
     return _checkpoint_folder(run_dir) is not None
 
 
+@contextlib.contextmanager
+def _load_arrays(folder: str, meta: dict):
+    """The saved arrays by key: ``state.bin`` as ``meta["arrays"]`` lays it out, or the
+    ``state.npz`` of a checkpoint written by an earlier version."""
+    if "arrays" not in meta:
+        with np.load(os.path.join(folder, "state.npz")) as arrays:
+            yield arrays
+        return
+    with open(os.path.join(folder, STATE_BIN), "rb") as f:
+        raw = f.read()
+    sizes = [int(np.prod(shape)) * np.dtype(dtype).itemsize for _, dtype, shape in meta["arrays"]]
+    if sum(sizes) != len(raw):
+        raise ValueError(
+            f"{folder}: {STATE_BIN} has {len(raw)} bytes, state.json says {sum(sizes)}."
+        )
+    arrays, offset = {}, 0
+    for (key, dtype, shape), size in zip(meta["arrays"], sizes):
+        array = np.frombuffer(raw, np.dtype(dtype), size // np.dtype(dtype).itemsize, offset)
+        arrays[key] = array.reshape(tuple(shape))
+        offset += size
+    yield arrays
+
+
 def restore_checkpoint(model, run_dir: str) -> int:
     """Restores the state saved by :func:`save_checkpoint`; returns the epoch reached.
 
@@ -174,7 +205,7 @@ def restore_checkpoint(model, run_dir: str) -> int:
     with open(os.path.join(folder, "state.json")) as f:
         meta = json.load(f)
     build_optimizers(model)
-    with np.load(os.path.join(folder, "state.npz")) as arrays:
+    with _load_arrays(folder, meta) as arrays:
         if meta["model_variables"] != len(model.variables):
             raise ValueError(
                 f"{run_dir}: checkpoint has {meta['model_variables']} model variables, the "

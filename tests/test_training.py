@@ -130,6 +130,23 @@ def test_checkpoint_restores_every_optimizer(name, tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+def test_a_truncated_checkpoint_is_refused_by_name(tmp_path):
+    """state.bin must hold exactly the bytes state.json lists, or restoring names the file."""
+    spec = _tiny_spec(registry.models.get("vae"))
+    keras.utils.set_random_seed(0)
+    models = []
+    for _ in range(2):
+        model = registry.models.get("vae").from_data(spec)
+        model.build_from_shape()
+        model.compile_for_training(1e-3)
+        models.append(model)
+    checkpoint.save_checkpoint(models[0], str(tmp_path), epoch=1)
+    state = tmp_path / checkpoint.CHECKPOINT / checkpoint.STATE_BIN
+    state.write_bytes(state.read_bytes()[:-4])
+    with pytest.raises(ValueError, match="state.bin has"):
+        checkpoint.restore_checkpoint(models[1], str(tmp_path))
+
+
 def test_nan_loss_is_a_clear_error_and_keeps_files(tmp_path):
     path = tmp_path / "huge.npz"
     rng = np.random.default_rng(0)
