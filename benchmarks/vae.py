@@ -6,15 +6,14 @@ Prints Markdown tables, every figure measured in this run on this machine::
     python benchmarks/vae.py --quick    # fewer repeats (a smoke run)
 
 1. **Run loop vs bare fit.** The same model, defaults and seed trained by a
-   bare ``keras.Model.fit`` (no callbacks, no validation, no run folder) and
-   by ``genkeras.training.run``: examples per second of the training epochs,
-   the run's per-epoch overhead in % of the bare epoch with the same
-   ``steps_per_execution`` -- against a bare fit without validation, and
-   against one that evaluates the test split each epoch as the run does, so
-   the second figure is the run's own per-epoch work (checkpoint, history,
-   sample grid, NaN watch) --
-   and the end of the run (test metrics with IWAE-1000, figures, saving), with
-   a table of where the run's own time goes (each part timed per call).
+   bare ``keras.Model.fit`` (no callbacks, no validation, no run folder), by
+   one that also evaluates the test split each epoch as the run does, and by
+   ``genkeras.training.run``, alternated ``--repeats`` times: the median
+   epoch's examples per second and the run's overhead in % of the bare epoch
+   (same ``steps_per_execution``); the end of the run (test metrics with
+   IWAE-1000, figures, saving); and a table of where the run's own time goes,
+   each part timed per call, whose per-epoch parts (checkpoint, history,
+   sample grid) are summed as the run's own per-epoch work.
 2. **Throughput.** Bare training throughput (examples per wall- and
    CPU-second) of genkeras 0.1.0's networks with Keras's default of 1 step
    per call (the baseline), and of today's networks with 1 step per call and
@@ -108,6 +107,15 @@ class Timings:
                 setattr(owner, name, original)
 
 
+#: The parts of the run loop that are its own per-epoch work (not the validation pass,
+#: which a bare ``fit(validation_data=...)`` does too).
+OWN_PARTS = (
+    "checkpoint (per epoch)",
+    "history.csv (per epoch)",
+    "sample grid (per epoch, drawn every few)",
+)
+
+
 def run_parts():
     """The parts of ``training.run`` that :func:`print_parts` times."""
     from genkeras import callbacks
@@ -123,15 +131,23 @@ def run_parts():
     ]
 
 
-def print_parts(timings: Timings, epochs: int) -> None:
-    """Prints where the run's own time goes (the first epoch's calls, which trace, left out)."""
+def print_parts(timings: Timings, epochs: int) -> float:
+    """Prints where the run's own time goes (the first epoch's calls, which trace, left out).
+
+    Returns:
+        Seconds per epoch of the run's own per-epoch work (the rows marked ``own``).
+    """
     print("\n| part of training.run | calls | ms per call | ms per epoch |")
     print("|---|---|---|---|")
+    own = 0.0
     for label, calls in timings.calls.items():
         steady = calls[1:] if len(calls) > 1 else calls
         per_call = 1000 * sum(steady) / max(len(steady), 1)
         per_epoch = f"{1000 * sum(steady) / max(epochs - 1, 1):.1f}" if len(calls) > 1 else "-"
         print(f"| {label} | {len(calls)} | {per_call:.1f} | {per_epoch} |")
+        if label in OWN_PARTS:
+            own += sum(steady) / max(epochs - 1, 1)
+    return own
 
 
 def bare_fit(epochs: int, spe: int, seed: int = 0, validate: bool = False, options=None):
@@ -200,6 +216,9 @@ def main(argv=None):
     parser.add_argument(
         "--seeds", type=int, default=3, help="seeds of the lesson table (default 3)"
     )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="alternated repeats of the run-loop table"
+    )
     args = parser.parse_args(argv)
     epochs = RunConfig().resolved(VAEConfig.run_defaults).epochs
     spec = data.load("digits")
@@ -235,28 +254,42 @@ def main(argv=None):
         print(f"| {name} | {wall:.0f} | {cpu:.0f} | {wall / base[0]:.2f}x | {cpu / base[1]:.2f}x |")
     print(f"\nhistories identical for a fixed seed: {identical}\n")
 
-    # 1. the run loop vs the bare fit with the same steps_per_execution
-    with Timings(run_parts()) as timings:
-        timer, result, end_s = run_loop(epochs, os.path.join(tmp, "run"))
-    validated, _, _ = bare_fit(epochs, auto_spe, validate=True)
-    bare_epoch, run_epoch = np.mean(later(auto.wall)), np.mean(later(timer.wall))
-    val_epoch = np.mean(later(validated.wall))
+    # 1. the run loop vs the bare fit with the same steps_per_execution, alternated so
+    # that the machine's slow spells fall on all three alike; medians of the epochs
+    walls = {"bare fit": [], "bare fit + validation": [], "training.run": []}
+    ends = []
+    for repeat in range(args.repeats):
+        walls["bare fit"] += later(bare_fit(epochs, auto_spe)[0].wall)
+        walls["bare fit + validation"] += later(bare_fit(epochs, auto_spe, validate=True)[0].wall)
+        if repeat == 0:  # the parts are timed in the first run
+            with Timings(run_parts()) as timings:
+                timer, result, end_s = run_loop(epochs, os.path.join(tmp, "run"))
+        else:
+            timer, _, end_s = run_loop(epochs, os.path.join(tmp, f"run{repeat}"))
+        walls["training.run"] += later(timer.wall)
+        ends.append(end_s)
+    median = {name: float(np.median(values)) for name, values in walls.items()}
+    bare_epoch, val_epoch = median["bare fit"], median["bare fit + validation"]
     print(
-        "| | examples / wall-s | epoch (s) | overhead vs bare fit "
+        f"{args.repeats} alternated repeats of each; epoch = the median over their epochs "
+        "(the first epoch of each, which traces, left out); end of run = the median"
+    )
+    print(
+        "\n| | examples / wall-s | epoch (s) | overhead vs bare fit "
         "| overhead vs bare fit + validation | end of run (s) |"
     )
     print("|---|---|---|---|---|---|")
-    print(f"| bare fit | {examples / bare_epoch:.0f} | {bare_epoch:.3f} | - | - | - |")
+    for name, epoch in median.items():
+        over = f"{100 * (epoch / bare_epoch - 1):+.1f} %" if name != "bare fit" else "-"
+        over_val = f"{100 * (epoch / val_epoch - 1):+.1f} %" if name == "training.run" else "-"
+        end = f"{np.median(ends):.2f}" if name == "training.run" else "-"
+        print(f"| {name} | {examples / epoch:.0f} | {epoch:.3f} | {over} | {over_val} | {end} |")
+    own = print_parts(timings, epochs)
     print(
-        f"| bare fit + validation | {examples / val_epoch:.0f} | {val_epoch:.3f} | "
-        f"{100 * (val_epoch / bare_epoch - 1):+.1f} % | - | - |"
+        f"\nthe run's own per-epoch work (checkpoint, history.csv, sample grid; the NaN "
+        f"watch is a check of the logged values): {1000 * own:.1f} ms per epoch = "
+        f"{100 * own / bare_epoch:.1f} % of the bare epoch"
     )
-    print(
-        f"| training.run | {examples / run_epoch:.0f} | {run_epoch:.3f} | "
-        f"{100 * (run_epoch / bare_epoch - 1):+.1f} % | "
-        f"{100 * (run_epoch / val_epoch - 1):+.1f} % | {end_s:.2f} |"
-    )
-    print_parts(timings, epochs)
 
     # 3. the lesson, today's defaults vs 0.1.0's at the same epochs, over seeds
     runs = {"today's": [result], "0.1.0 (conv)": []}
