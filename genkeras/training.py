@@ -591,13 +591,13 @@ def load_run(run_dir: str):
     Raises:
         FileNotFoundError: If the folder, its ``config.json`` or its model is missing.
     """
-    record = RunRecord.read(run_dir)
+    from genkeras.runtime import import_tensorflow
+
+    record = RunRecord.read(run_dir)  # a missing folder is refused before TensorFlow loads
+    import_tensorflow()  # quietly, before the family's module imports it
     family = registry.models.get(record.model)
     run = record.run.resolved(family.config_class.run_defaults)
     spec = data_lib.load(run.dataset, levels=run.levels, binarize=run.binarize)
-    from genkeras.runtime import import_tensorflow
-
-    import_tensorflow()
     # `family` was imported above by the registry, which registered its classes
     # with Keras's serialization, so safe-mode loading can find them.
     return family.load_saved(run_dir), spec, record

@@ -123,3 +123,18 @@ def test_console_script_is_installed():
     if exe is None:
         pytest.skip("genkeras console script not on PATH (package not installed)")
     assert os.access(exe, os.X_OK)
+
+
+@pytest.mark.parametrize("command", [["sample", "-n", "4", "-o", "x.png"], ["evaluate"]])
+def test_sample_and_evaluate_keep_tensorflows_start_up_noise_off_the_terminal(command, tmp_path):
+    """TensorFlow's C++ start-up logs (CUDA probes, absl) never reach stderr, as for run."""
+    import subprocess
+    import sys
+
+    run = os.path.join(os.path.dirname(__file__), "data", "legacy_runs", "vae")
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    argv = [sys.executable, "-m", "genkeras", command[0], run, *command[1:]]
+    proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    for noise in ("absl::InitializeLog", "cudart_stub", "cuInit", "oneDNN"):
+        assert noise not in proc.stderr, proc.stderr
