@@ -117,7 +117,8 @@ def read_values(variables) -> list[np.ndarray]:
         import tensorflow as tf
 
         _READ = tf.function(lambda handles: [tf.identity(h) for h in handles])
-    return [np.asarray(t) for t in _READ([getattr(v, "value", v) for v in variables])]
+    handles = [getattr(v, "value", v) for v in variables]
+    return [np.asarray(t, order="C") for t in _READ(handles)]  # 0-d arrays stay 0-d
 
 
 def save_checkpoint(model, run_dir: str, epoch: int) -> None:
@@ -139,7 +140,7 @@ def save_checkpoint(model, run_dir: str, epoch: int) -> None:
         meta["optimizers"][name] = len(opt.variables)
         keys += [f"{name}/{i}" for i in range(len(opt.variables))]
         variables += list(opt.variables)
-    values = [np.asarray(a, order="C") for a in read_values(variables)]  # keeps 0-d arrays 0-d
+    values = read_values(variables)  # C-ordered: their bytes are written as they lie
     meta["arrays"] = [[key, a.dtype.str, list(a.shape)] for key, a in zip(keys, values)]
     final = os.path.join(run_dir, CHECKPOINT)
     tmp, old = final + ".tmp", final + ".old"

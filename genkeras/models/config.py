@@ -158,9 +158,9 @@ class VAEConfig(ModelConfig):
             the conv networks ``hidden`` and ``2 · hidden`` filters.
         output_kernel: Kernel size of the light decoder's last convolution,
             which turns each pixel's grid features into its likelihood
-            parameters. 1 (the default) is as good on digits over three seeds
-            and halves the decoder's multiply-adds, which the IWAE bound pays
-            1,000 times per example (``benchmarks/vae.py``).
+            parameters. 1 (the default) did better on digits over three seeds
+            with a quarter fewer decoder multiply-adds, which the IWAE bound
+            pays 1,000 times per example (``docs/results.md``).
         beta: Weight of the KL term (1 is the ELBO; β ≠ 1 is a β-VAE).
         kl_warmup_steps: Optimizer steps over which the KL weight ramps from 0
             to ``beta`` (0 disables warm-up). Warm-up lets the decoder learn to
