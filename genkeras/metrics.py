@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -58,6 +59,10 @@ __all__ = [
 ]
 
 CLASSIFIER_FILE = "coverage_classifier.keras"
+# Classifiers loaded or trained in this process, by cache file and settings; the
+# lock makes concurrent callers (the runner's metrics and figures) share one.
+_LOADED: dict[tuple, object] = {}
+_LOADED_LOCK = threading.Lock()
 
 
 def histogram_kl_to_uniform(counts) -> float:
@@ -261,7 +266,8 @@ def coverage_classifier(
     The classifier (two conv layers and a linear layer on images scaled to
     ``[0, 1]``) trains in seconds on at most ``max_train`` training images. If
     ``cache_dir`` is given it is saved there as ``coverage_classifier.keras``
-    and reloaded on the next call.
+    and reloaded on the next call; within a process it is loaded (or trained)
+    once, even by concurrent callers.
 
     Args:
         spec: A labelled image :class:`genkeras.data.DataSpec`.
@@ -276,43 +282,52 @@ def coverage_classifier(
     Raises:
         ValueError: If the data has no labels or is not images.
     """
-    import keras
-
     if spec.y_train is None or not spec.num_classes or not spec.is_image:
         raise ValueError(f"coverage_classifier needs labelled images. Received: {spec.name}")
     scale = 1.0 / float(spec.levels - 1) if spec.levels else 1.0
     x_test = spec.x_test.astype(np.float32) * scale
     path = os.path.join(cache_dir, CLASSIFIER_FILE) if cache_dir else None
-    if path and os.path.exists(path):
-        model = keras.saving.load_model(path)
-    else:
-        keras.utils.set_random_seed(seed)
-        model = keras.Sequential(
-            [
-                keras.Input(spec.shape),
-                keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
-                keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
-                keras.layers.GlobalAveragePooling2D()
-                if spec.shape[0] > 16
-                else keras.layers.Flatten(),
-                keras.layers.Dense(spec.num_classes),
-            ],
-            name="coverage_classifier",
-        )
-        model.compile(
-            keras.optimizers.Adam(2e-3),
-            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        )
-        x = spec.x_train[:max_train].astype(np.float32) * scale
-        model.fit(x, spec.y_train[:max_train], batch_size=64, epochs=epochs, verbose=0)
-        if path:
-            os.makedirs(cache_dir, exist_ok=True)
-            tmp = path[: -len(".keras")] + ".tmp.keras"
-            model.save(tmp)
-            os.replace(tmp, path)
+    key = (os.path.abspath(path), epochs, max_train, seed) if path else None
+    with _LOADED_LOCK:
+        model = _LOADED.get(key) if key else None
+        if model is None:
+            model = _load_or_train(spec, path, epochs, max_train, seed, scale)
+            if key:
+                _LOADED[key] = model
     predictions = classify(model, x_test, 500).argmax(axis=1)
     accuracy = float(np.mean(predictions == spec.y_test))
     return model, accuracy
+
+
+def _load_or_train(spec, path, epochs: int, max_train: int, seed: int, scale: float):
+    """Loads the classifier saved at ``path``, or trains it (and saves it there if ``path``)."""
+    import keras
+
+    if path and os.path.exists(path):
+        return keras.saving.load_model(path)
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [
+            keras.Input(spec.shape),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+            keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="relu"),
+            keras.layers.GlobalAveragePooling2D() if spec.shape[0] > 16 else keras.layers.Flatten(),
+            keras.layers.Dense(spec.num_classes),
+        ],
+        name="coverage_classifier",
+    )
+    model.compile(
+        keras.optimizers.Adam(2e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    x = spec.x_train[:max_train].astype(np.float32) * scale
+    model.fit(x, spec.y_train[:max_train], batch_size=64, epochs=epochs, verbose=0)
+    if path:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = path[: -len(".keras")] + ".tmp.keras"
+        model.save(tmp)
+        os.replace(tmp, path)
+    return model
 
 
 def classifier_cache(spec) -> str:

@@ -2,11 +2,15 @@
 
 import math
 import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from genkeras import data
+from genkeras import metrics as metrics_lib
 from genkeras.metrics import (
     CLASSIFIER_FILE,
     classifier_coverage,
@@ -76,11 +80,33 @@ def test_classifier_coverage_counts_classes_and_caches(tmp_path):
     r = classifier_coverage(two, classifier, spec.levels, 10, min_fraction=0.05)
     assert r["classes_covered"] == 2  # (a stray misclassification is < 5 % of ~70 images)
     assert r["class_kl"] == pytest.approx(math.log(5), abs=0.15)
-    # the cached classifier is reloaded (same predictions) instead of retrained
+    # the same process gets the same model back; another reloads it from the cache
+    assert coverage_classifier(spec, cache_dir=str(tmp_path), epochs=5)[0] is classifier
+    metrics_lib._LOADED.clear()  # as in a new process
     again, accuracy2 = coverage_classifier(spec, cache_dir=str(tmp_path), epochs=5)
+    assert again is not classifier
     assert accuracy2 == accuracy
     np.testing.assert_allclose(
         again.predict(two[:5] / 16.0, verbose=0),
         classifier.predict(two[:5] / 16.0, verbose=0),
         rtol=1e-5,
     )
+
+
+def test_concurrent_callers_share_one_classifier(tmp_path, monkeypatch):
+    # the runner's metrics (a worker thread) and figures ask for it at the same time
+    pytest.importorskip("tensorflow")
+    spec = data.load("digits")
+    made = []
+    real = metrics_lib._load_or_train
+
+    def counted(*args):
+        made.append(threading.current_thread().name)
+        time.sleep(0.2)  # the other caller arrives while this one trains
+        return real(*args)
+
+    monkeypatch.setattr(metrics_lib, "_load_or_train", counted)
+    with ThreadPoolExecutor(2) as pool:
+        asks = [pool.submit(coverage_classifier, spec, str(tmp_path), 1) for _ in range(2)]
+        (first, _), (second, _) = (ask.result() for ask in asks)
+    assert first is second and len(made) == 1
