@@ -126,8 +126,9 @@ def run_parts():
         ("checkpoint (per epoch)", callbacks.Checkpoint, "on_epoch_end"),
         ("history.csv (per epoch)", callbacks.HistoryCSV, "on_epoch_end"),
         ("sample grid (per epoch, drawn every few)", callbacks.SampleGrid, "on_epoch_end"),
-        ("test metrics incl. IWAE-1000 (end)", VAE, "evaluation_metrics"),
-        ("family figures (end)", VAE, "write_figures"),
+        ("IWAE trace, on a worker thread while training", VAE, "prepare_evaluation"),
+        ("test metrics incl. IWAE-1000 (end, on a worker thread)", VAE, "evaluation_metrics"),
+        ("family figures (end, alongside the metrics)", VAE, "write_figures"),
     ]
 
 

@@ -18,6 +18,8 @@ import shutil
 import zipfile
 
 from genkeras import checkpoint as ckpt
+from genkeras import data as data_lib
+from genkeras import registry
 from genkeras.metrics import CLASSIFIER_FILE
 from genkeras.run_config import CONFIG_FILE, RunRecord
 
@@ -27,6 +29,7 @@ __all__ = [
     "check_out",
     "clear_run_files",
     "is_finished",
+    "load_run",
     "new_run_dir",
     "read_history",
     "remove_unstarted",
@@ -148,3 +151,25 @@ def read_history(path: str) -> dict[str, list[float]]:
                     continue
                 history.setdefault(key, []).append(float(value))
     return history
+
+
+def load_run(run_dir: str):
+    """Loads a finished run: ``(model, spec, record)``.
+
+    (Also ``genkeras.training.load_run``.) The model comes from the family's
+    :meth:`~genkeras.models.base.GenerativeModel.load_saved` (``model.keras``
+    with ``safe_mode=True``: no code from the file is executed).
+
+    Raises:
+        FileNotFoundError: If the folder, its ``config.json`` or its model is missing.
+    """
+    from genkeras.runtime import import_tensorflow
+
+    record = RunRecord.read(run_dir)  # a missing folder is refused before TensorFlow loads
+    import_tensorflow()  # quietly, before the family's module imports it
+    family = registry.models.get(record.model)
+    run = record.run.resolved(family.config_class.run_defaults)
+    spec = data_lib.load(run.dataset, levels=run.levels, binarize=run.binarize)
+    # `family` was imported above by the registry, which registered its classes
+    # with Keras's serialization, so safe-mode loading can find them.
+    return family.load_saved(run_dir), spec, record

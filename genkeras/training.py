@@ -47,8 +47,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from genkeras import checkpoint as ckpt
@@ -61,6 +63,7 @@ from genkeras.run_folder import (
     check_out,
     clear_run_files,
     is_finished,
+    load_run,
     new_run_dir,
     read_history,
     remove_unstarted,
@@ -481,17 +484,28 @@ def write_run_folder(net, plan: RunPlan, history: dict[str, list[float]]) -> Run
     tmp = os.path.join(out, "model.tmp.keras")
     net.save(tmp)
     os.replace(tmp, os.path.join(out, MODEL_FILE))
-    metrics = net.evaluation_metrics(spec, cache_dir=out)
-    metrics["epochs"] = int(plan.run.epochs)
-    for key, values in history.items():
-        if values:
-            metrics[f"final_{key}"] = values[-1]
-    ckpt.write_json(os.path.join(out, "metrics.json"), metrics)
-    write_samples(net, spec, out, plan.run.seed)
-    if history:
-        title = f"{plan.model} on {spec.name}"
-        plots.training_curves(history, os.path.join(out, "curves.png"), title=title)
-    record = plan.record(files=net.write_figures(spec, out))
+    # The metrics on a worker thread while this one draws (pyplot), if the family
+    # allows it: GenerativeModel.concurrent_evaluation.
+    evaluate = functools.partial(net.evaluation_metrics, spec, cache_dir=out)
+    pool = ThreadPoolExecutor(1, "genkeras-metrics") if net.concurrent_evaluation else None
+    pending = pool.submit(evaluate) if pool else None
+    metrics = None if pool else evaluate()
+    try:
+        write_samples(net, spec, out, plan.run.seed)
+        if history:
+            title = f"{plan.model} on {spec.name}"
+            plots.training_curves(history, os.path.join(out, "curves.png"), title=title)
+        files = net.write_figures(spec, out)
+    finally:  # metrics.json is written even if a figure fails
+        if pool:
+            pool.shutdown()
+            metrics = pending.result()
+        metrics["epochs"] = int(plan.run.epochs)
+        for key, values in history.items():
+            if values:
+                metrics[f"final_{key}"] = values[-1]
+        ckpt.write_json(os.path.join(out, "metrics.json"), metrics)
+    record = plan.record(files=files)
     ckpt.write_json(os.path.join(out, CONFIG_FILE), record.to_dict())
     return RunResult(out, net, history, metrics, record)
 
@@ -568,36 +582,17 @@ def execute(plan: RunPlan, callbacks: Sequence[Any] = (), verbose: str | int = "
     from tensorflow.python.framework import config as tf_config
 
     deterministic = tf_config.is_op_determinism_enabled()
+    pool = ThreadPoolExecutor(1, "genkeras-prepare")
     try:
         net, start_epoch = build(plan)
+        concurrent = net.concurrent_evaluation and plan.chief
+        prepared = pool.submit(net.prepare_evaluation) if concurrent else None
         history = train(net, plan, start_epoch, callbacks, verbose)
+        if prepared:
+            prepared.result()
         return write_run_folder(net, plan, history)
     finally:
+        pool.shutdown()
         if deterministic != tf_config.is_op_determinism_enabled():
-            (
-                tf_config.enable_op_determinism
-                if deterministic
-                else tf_config.disable_op_determinism
-            )()
-
-
-def load_run(run_dir: str):
-    """Loads a finished run: ``(model, spec, record)``.
-
-    The model comes from the family's
-    :meth:`~genkeras.models.base.GenerativeModel.load_saved` (``model.keras``
-    with ``safe_mode=True``: no code from the file is executed).
-
-    Raises:
-        FileNotFoundError: If the folder, its ``config.json`` or its model is missing.
-    """
-    from genkeras.runtime import import_tensorflow
-
-    record = RunRecord.read(run_dir)  # a missing folder is refused before TensorFlow loads
-    import_tensorflow()  # quietly, before the family's module imports it
-    family = registry.models.get(record.model)
-    run = record.run.resolved(family.config_class.run_defaults)
-    spec = data_lib.load(run.dataset, levels=run.levels, binarize=run.binarize)
-    # `family` was imported above by the registry, which registered its classes
-    # with Keras's serialization, so safe-mode loading can find them.
-    return family.load_saved(run_dir), spec, record
+            on, off = tf_config.enable_op_determinism, tf_config.disable_op_determinism
+            (on if deterministic else off)()

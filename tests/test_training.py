@@ -43,12 +43,29 @@ def test_run_writes_the_run_folder(tmp_path):
     assert os.path.exists(os.path.join(result.run_dir, "samples", "epoch-001.png"))
 
 
-def test_same_seed_same_history(tmp_path):
+def test_same_seed_same_history(tmp_path, monkeypatch):
     a = _run(tmp_path / "a", seed=3)
+    # b traces its evaluation after training and computes it before its figures,
+    # instead of on worker threads while it trains and while it draws
+    monkeypatch.setattr(registry.models.get("vae"), "concurrent_evaluation", False)
     b = _run(tmp_path / "b", seed=3)
     c = _run(tmp_path / "c", seed=4)
     assert a.history == b.history
+    assert a.metrics == b.metrics
     assert a.history["loss"] != c.history["loss"]
+
+
+def test_a_failing_figure_is_raised_and_the_metrics_are_kept(tmp_path, monkeypatch):
+    def broken(self, spec, out_dir):
+        raise RuntimeError("the manifold figure failed")
+
+    vae = registry.models.get("vae")
+    assert vae.concurrent_evaluation  # the metrics run on a worker thread meanwhile
+    monkeypatch.setattr(vae, "write_figures", broken)
+    with pytest.raises(RuntimeError, match="manifold figure failed"):
+        _run(tmp_path / "run", epochs=1)
+    metrics = json.load(open(tmp_path / "run" / "metrics.json"))
+    assert metrics["iwae_nats"] >= metrics["elbo_nats"] and metrics["epochs"] == 1
 
 
 class _Interrupt(keras.callbacks.Callback):

@@ -24,6 +24,8 @@ hook                                 used for
 ``display_options``                  what ``samples.png`` and ``genkeras sample`` show
 ``describe_samples(**options)``      the caption of those figures
 ``evaluation_metrics(spec, ...)``    ``metrics.json`` and ``genkeras evaluate``
+``concurrent_evaluation``            whether the runner may evaluate on a worker thread
+``prepare_evaluation()``             compiling the evaluation while the model trains
 ``write_figures(spec, out_dir)``     the family's own figures in the run folder
 ``load_saved(run_dir)``              reading the saved model back
 ==================================== ===================================================
@@ -158,6 +160,13 @@ class GenerativeModel(keras.Model):
     #: The ``sample`` options of the pictures a run shows: ``samples.png`` and the
     #: default of ``genkeras sample`` (the VAE shows decoder means).
     display_options: ClassVar[Mapping[str, Any]] = {}
+    #: If true, the runner calls :meth:`prepare_evaluation` on a worker thread while
+    #: the model trains, and computes :meth:`evaluation_metrics` on one while the
+    #: main thread draws ``samples.png``, the curves and :meth:`write_figures`.
+    #: TensorFlow's kernels run outside Python's GIL, so the evaluation uses the core
+    #: that training and the single-threaded figures leave idle. Set it only if these
+    #: methods just read the model's weights (no lazily built shared state).
+    concurrent_evaluation: ClassVar[bool] = False
 
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
         super().__init__(**kwargs)
@@ -403,6 +412,14 @@ class GenerativeModel(keras.Model):
                 run folder; the GAN keeps its coverage classifier there).
         """
         raise NotImplementedError(f"{type(self).__name__} must implement evaluation_metrics().")
+
+    def prepare_evaluation(self) -> None:
+        """Compiles what :meth:`evaluation_metrics` will run, before it runs (default: nothing).
+
+        With :attr:`concurrent_evaluation`, the runner calls it on a worker
+        thread when training starts, so tracing costs no time at the end of
+        the run. It must not change the model's weights or random state.
+        """
 
     def write_figures(self, spec, out_dir) -> list[str]:
         """Writes family-specific figures into ``out_dir``; returns the file names."""
