@@ -27,6 +27,7 @@ __all__ = [
     "Checkpoint",
     "HistoryCSV",
     "NaNWatch",
+    "PrepareEvaluation",
     "SampleGrid",
     "diverged",
     "resume_history",
@@ -239,6 +240,28 @@ class SampleGrid(keras.callbacks.Callback):
         if diverged(logs) or not self.due(epoch + 1):
             return
         self._draw_grid(self.model, epoch + 1)
+
+
+class PrepareEvaluation(keras.callbacks.Callback):
+    """Runs ``prepare`` (a model's ``prepare_evaluation``) on ``pool`` once the first epoch ends.
+
+    By then ``fit`` has traced its train step, so the two traces do not compete
+    for Python's lock, and the epochs that follow run in TensorFlow's threads.
+    :meth:`wait` re-raises what ``prepare`` raised.
+    """
+
+    def __init__(self, pool, prepare):
+        super().__init__()
+        self.pool, self.prepare, self.future = pool, prepare, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.future is None:
+            self.future = self.pool.submit(self.prepare)
+
+    def wait(self) -> None:
+        """Waits for ``prepare`` to finish (if it started)."""
+        if self.future is not None:
+            self.future.result()
 
 
 class NaNWatch(keras.callbacks.TerminateOnNaN):

@@ -184,10 +184,21 @@ def training_curves(history: dict[str, list[float]], path, title: str = "trainin
                 )
         ax.set_title(name)
         ax.set_xlabel("epoch")
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 5))  # short tick labels
         ax.legend(fontsize=7)
     fig.suptitle(title)
-    fig.tight_layout()
-    return _save(fig, path, tight=False)  # tight_layout has fitted it already
+    # Fixed margins, in inches so they hold for any grid: tight_layout measured every
+    # tick label and took half the figure's time.
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(
+        left=0.8 / width,
+        right=1 - 0.2 / width,
+        bottom=0.55 / height,
+        top=1 - 0.75 / height,
+        wspace=0.4,
+        hspace=0.5,
+    )
+    return _save(fig, path, tight=False)
 
 
 def scatter_2d(
@@ -325,15 +336,35 @@ def latent_manifold(
 
 
 def _class_map(ax, classes, extent) -> None:
-    """Draws an ``(n, n)`` grid of class labels as coloured cells with the label written in."""
+    """Draws an ``(n, n)`` grid of class labels as coloured cells with the label written in.
+
+    The labels are one collection of glyph outlines, not ``n²`` text artists
+    (a fifth of the time for the 225 tiles of the VAE's manifold).
+    """
+    from matplotlib.collections import PathCollection
+    from matplotlib.textpath import TextPath
+    from matplotlib.transforms import Affine2D
+
     n = classes.shape[0]
     ax.imshow(classes, cmap="tab10", vmin=-0.5, vmax=9.5, extent=extent, interpolation="nearest")
+    glyphs = {}
+    for label in np.unique(classes):
+        path = TextPath((0, 0), str(label), size=7)  # in points, from the baseline
+        box = path.get_extents()
+        glyphs[label] = path.transformed(Affine2D().translate(*-(box.min + box.max) / 2))
     lo, hi = extent[0], extent[1]
     step = (hi - lo) / n
-    for r in range(n):
-        for col in range(n):
-            x, y = lo + (col + 0.5) * step, hi - (r + 0.5) * step
-            ax.text(x, y, str(classes[r, col]), ha="center", va="center", fontsize=7)
+    rows, cols = np.indices((n, n))
+    centres = np.stack([lo + (cols + 0.5) * step, hi - (rows + 0.5) * step], -1).reshape(-1, 2)
+    labels = PathCollection(
+        [glyphs[label] for label in classes.reshape(-1)],
+        offsets=centres,
+        offset_transform=ax.transData,
+        transform=Affine2D().scale(ax.figure.dpi / 72.0),  # points -> pixels
+        facecolor="black",
+        edgecolor="none",
+    )
+    ax.add_collection(labels, autolim=False)
     ax.set_xlabel("z[0]")
     ax.set_ylabel("z[1]")
     ax.set_title(f"classifier's label of each tile ({len(np.unique(classes))} classes)")

@@ -581,15 +581,17 @@ def execute(plan: RunPlan, callbacks: Sequence[Any] = (), verbose: str | int = "
     import_tensorflow()
     from tensorflow.python.framework import config as tf_config
 
+    from genkeras.callbacks import PrepareEvaluation
+
     deterministic = tf_config.is_op_determinism_enabled()
     pool = ThreadPoolExecutor(1, "genkeras-prepare")
     try:
         net, start_epoch = build(plan)
-        concurrent = net.concurrent_evaluation and plan.chief
-        prepared = pool.submit(net.prepare_evaluation) if concurrent else None
-        history = train(net, plan, start_epoch, callbacks, verbose)
-        if prepared:
-            prepared.result()
+        prepare = [PrepareEvaluation(pool, net.prepare_evaluation)]
+        prepare = prepare if net.concurrent_evaluation and plan.chief else []
+        history = train(net, plan, start_epoch, [*callbacks, *prepare], verbose)
+        for callback in prepare:
+            callback.wait()
         return write_run_folder(net, plan, history)
     finally:
         pool.shutdown()

@@ -161,11 +161,12 @@ class GenerativeModel(keras.Model):
     #: default of ``genkeras sample`` (the VAE shows decoder means).
     display_options: ClassVar[Mapping[str, Any]] = {}
     #: If true, the runner calls :meth:`prepare_evaluation` on a worker thread while
-    #: the model trains, and computes :meth:`evaluation_metrics` on one while the
-    #: main thread draws ``samples.png``, the curves and :meth:`write_figures`.
-    #: TensorFlow's kernels run outside Python's GIL, so the evaluation uses the core
-    #: that training and the single-threaded figures leave idle. Set it only if these
-    #: methods just read the model's weights (no lazily built shared state).
+    #: the model trains (after its first epoch), and computes
+    #: :meth:`evaluation_metrics` on one while the main thread draws ``samples.png``,
+    #: the curves and :meth:`write_figures`. TensorFlow's kernels run outside
+    #: Python's GIL, so the evaluation uses the core that training and the
+    #: single-threaded figures leave idle. Set it only if these methods just read
+    #: the model's weights (no lazily built shared state).
     concurrent_evaluation: ClassVar[bool] = False
 
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
@@ -417,8 +418,8 @@ class GenerativeModel(keras.Model):
         """Compiles what :meth:`evaluation_metrics` will run, before it runs (default: nothing).
 
         With :attr:`concurrent_evaluation`, the runner calls it on a worker
-        thread when training starts, so tracing costs no time at the end of
-        the run. It must not change the model's weights or random state.
+        thread once the first epoch has trained, so tracing costs no time at
+        the end of the run. It must not change the weights or random state.
         """
 
     def write_figures(self, spec, out_dir) -> list[str]:
