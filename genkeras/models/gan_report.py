@@ -13,7 +13,15 @@ import warnings
 import keras
 import numpy as np
 
-__all__ = ["GANSnapshots", "sample_quality_metrics", "write_figures"]
+from genkeras import plots
+
+__all__ = [
+    "GANSnapshots",
+    "sample_quality_metrics",
+    "snapshots_2d",
+    "snapshots_images",
+    "write_figures",
+]
 
 
 def sample_quality_metrics(gan, spec, cache_dir, num_samples: int, seed: int) -> dict:
@@ -43,13 +51,11 @@ def sample_quality_metrics(gan, spec, cache_dir, num_samples: int, seed: int) ->
 
 def write_figures(gan, spec, out_dir) -> list[str]:
     """The body of :meth:`genkeras.models.gan.GAN.write_figures` (documented there)."""
-    from genkeras import plots
-
     written = []
     if not gan.is_image and gan.data_shape == (2,):
         name = spec.name if spec.name in ("ring", "grid") else "modes"
         final = gan.sample(2500, seed=0).numpy()
-        plots.gan_snapshots_2d(
+        snapshots_2d(
             spec.x_test,
             gan.snapshots,
             final,
@@ -59,11 +65,90 @@ def write_figures(gan, spec, out_dir) -> list[str]:
         )
         written.append(f"{name}.png")
     elif gan.is_image and gan.snapshots:
-        plots.gan_snapshots_images(
-            gan.snapshots, os.path.join(out_dir, "snapshots.png"), levels=gan.levels
-        )
+        snapshots_images(gan.snapshots, os.path.join(out_dir, "snapshots.png"), levels=gan.levels)
         written.append("snapshots.png")
     return written
+
+
+def _pick_snapshots(snapshots, count):
+    """Up to ``count`` snapshots spread evenly over training (first and last kept)."""
+    if len(snapshots) <= count:
+        return list(snapshots)
+    idx = np.unique(np.linspace(0, len(snapshots) - 1, count).round().astype(int))
+    return [snapshots[i] for i in idx]
+
+
+def snapshots_2d(
+    data, snapshots, final, path, centers=None, title=None, max_panels: int = 4
+) -> str:
+    """The mode-collapse picture: data, generated samples during training, final samples.
+
+    Args:
+        data: ``(m, 2)`` real points (first panel).
+        snapshots: ``[(epoch, (n, 2) samples), ...]`` recorded during training
+            (up to ``max_panels`` evenly spaced ones are drawn).
+        final: ``(n, 2)`` samples of the trained generator (last panel).
+        path: PNG file to write.
+        centers: Optional ``(k, 2)`` mode centres, marked on every panel.
+        title: Figure title.
+        max_panels: Most snapshot panels drawn.
+
+    Returns:
+        ``path``.
+    """
+    plt = plots._pyplot()  # the figure helpers of genkeras.plots
+    data = plots.to_numpy(data)
+    panels = [("data", data, "0.4")]
+    picked = _pick_snapshots(snapshots, max_panels)
+    panels += [(f"epoch {e}", plots.to_numpy(s), "C0") for e, s in picked]
+    panels.append(("final samples", plots.to_numpy(final), "C1"))
+    lim = float(np.max(np.abs(data))) * 1.3 + 1e-6
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9), squeeze=False)
+    for ax, (label, pts, color) in zip(axes[0], panels):
+        ax.scatter(pts[:, 0], pts[:, 1], s=1.5, c=color, alpha=0.6)
+        if centers is not None:
+            c = plots.to_numpy(centers)
+            ax.scatter(c[:, 0], c[:, 1], marker="x", c="red", s=14, linewidths=0.8)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(label, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return plots._save(fig, path)
+
+
+def snapshots_images(
+    snapshots, path, levels: int | None = None, max_rows: int = 6, per_row: int = 16
+) -> str:
+    """Rows of generated images recorded during training (one row per snapshot).
+
+    Args:
+        snapshots: ``[(epoch, (n, H, W, C) images), ...]`` (same ``z`` each time).
+        path: PNG file to write.
+        levels: Discrete levels of the images.
+        max_rows: Most snapshots drawn (evenly spaced).
+        per_row: Images per row.
+
+    Returns:
+        ``path``.
+    """
+    picked = _pick_snapshots(snapshots, max_rows)
+    images = np.concatenate([plots.to_numpy(s)[:per_row] for _, s in picked])
+    labels = []
+    for epoch, s in picked:
+        labels += [f"ep {epoch}" if i == 0 else "" for i in range(min(per_row, len(s)))]
+    return plots.image_grid(
+        images,
+        path,
+        levels=levels,
+        ncols=min(per_row, len(picked[0][1])),
+        labels=labels,
+        title="samples during training (rows: epochs)",
+    )
 
 
 class GANSnapshots(keras.callbacks.Callback):
