@@ -255,6 +255,7 @@ class PrepareEvaluation(keras.callbacks.Callback):
         self.pool, self.prepare, self.future = pool, prepare, None
 
     def on_epoch_end(self, epoch, logs=None):
+        """Submits ``prepare`` after the first epoch of this ``fit``."""
         if self.future is None:
             self.future = self.pool.submit(self.prepare)
 
