@@ -484,8 +484,7 @@ def write_run_folder(net, plan: RunPlan, history: dict[str, list[float]]) -> Run
     tmp = os.path.join(out, "model.tmp.keras")
     net.save(tmp)
     os.replace(tmp, os.path.join(out, MODEL_FILE))
-    # The metrics on a worker thread while this one draws (pyplot), if the family
-    # allows it: GenerativeModel.concurrent_evaluation.
+    # Metrics on a worker thread while this one draws: GenerativeModel.concurrent_evaluation.
     evaluate = functools.partial(net.evaluation_metrics, spec, cache_dir=out)
     pool = ThreadPoolExecutor(1, "genkeras-metrics") if net.concurrent_evaluation else None
     pending = pool.submit(evaluate) if pool else None
@@ -587,8 +586,8 @@ def execute(plan: RunPlan, callbacks: Sequence[Any] = (), verbose: str | int = "
     pool = ThreadPoolExecutor(1, "genkeras-prepare")
     try:
         net, start_epoch = build(plan)
-        prepare = [PrepareEvaluation(pool, net.prepare_evaluation)]
-        prepare = prepare if net.concurrent_evaluation and plan.chief else []
+        concurrent = net.concurrent_evaluation and plan.chief
+        prepare = [PrepareEvaluation(pool, net.prepare_evaluation)] if concurrent else []
         history = train(net, plan, start_epoch, [*callbacks, *prepare], verbose)
         for callback in prepare:
             callback.wait()
