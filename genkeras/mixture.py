@@ -72,7 +72,6 @@ References:
 from __future__ import annotations
 
 import json
-import math
 import os
 from typing import Any
 
@@ -81,6 +80,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from genkeras.em import compiled_em, compiled_score, init_parameters
+from genkeras.mixture_params import check_int, check_params, full_covariances, typed_covariances
 from genkeras.models.config import COVARIANCE_TYPES, INIT_METHODS
 
 tfd = tfp.distributions
@@ -98,72 +98,6 @@ class NotFittedError(ValueError, AttributeError):
 
 
 # -- user-facing estimator ----------------------------------------------------------
-def _check_int(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}. Received: {name}={value!r}")
-
-
-def _check_params(params: dict) -> None:
-    """Validates :class:`GaussianMixture`'s constructor arguments (its ``locals()``)."""
-    for name, minimum in (("n_components", 1), ("max_iter", 1), ("n_init", 1)):
-        _check_int(name, params[name], minimum)
-    for name, valid in (
-        ("covariance_type", COVARIANCE_TYPES),
-        ("init", INIT_METHODS),
-        ("dtype", ("float32", "float64")),
-    ):
-        if params[name] not in valid:
-            raise ValueError(
-                f"{name} must be one of {', '.join(valid)}. Received: {name}={params[name]!r}"
-            )
-    for name in ("tol", "reg_covar"):
-        value = params[name]
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-            raise ValueError(f"{name} must be a finite number >= 0. Received: {name}={value!r}")
-    if params["batch_size"] is not None:
-        _check_int("batch_size", params["batch_size"], 1)
-    names = ("weights_init", "means_init", "covariances_init")
-    given = [params[n] is not None for n in names]
-    if any(given) and not all(given):
-        received = ", ".join(n for n, g in zip(names, given) if g)
-        raise ValueError(
-            "weights_init, means_init and covariances_init must be given "
-            f"together. Received: {received} only"
-        )
-    if params["random_state"] is not None:
-        _check_int("random_state", params["random_state"], 0)
-
-
-def _full_covariances(covariances, cov_type, k, d):
-    """Converts scikit-learn-shaped covariances to ``(K, D, D)`` matrices."""
-    c = np.asarray(covariances, dtype=np.float64)
-    expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[cov_type]
-    if c.shape != expected:
-        raise ValueError(
-            f"covariances for covariance_type={cov_type!r} must have shape "
-            f"{expected}. Received: shape={c.shape}"
-        )
-    if cov_type == "full":
-        return c
-    if cov_type == "tied":
-        return np.broadcast_to(c, (k, d, d)).copy()
-    if cov_type == "diag":
-        return np.stack([np.diag(v) for v in c])
-    return c[:, None, None] * np.eye(d)[None]
-
-
-def _typed_covariances(full, cov_type):
-    """Converts ``(K, D, D)`` matrices to scikit-learn's per-type shape."""
-    if cov_type == "full":
-        return full
-    if cov_type == "tied":
-        return full[0]
-    diag = np.diagonal(full, axis1=1, axis2=2)
-    if cov_type == "diag":
-        return diag.copy()
-    return diag[:, 0].copy()
-
-
 class GaussianMixture:
     """A Gaussian mixture fitted by EM, with the scikit-learn API, backed by TFP.
 
@@ -232,7 +166,7 @@ class GaussianMixture:
         dtype: str = "float32",
         batch_size: int | None = None,
     ):
-        _check_params(locals())
+        check_params(locals())
         self.n_components = int(n_components)
         self.covariance_type = covariance_type
         self.tol = float(tol)
@@ -396,7 +330,7 @@ class GaussianMixture:
                 raise ValueError(
                     f"means_init must have shape {(k, d)}. Received: means_init.shape={m.shape}"
                 )
-            c = _full_covariances(self.covariances_init, self.covariance_type, k, d)
+            c = full_covariances(self.covariances_init, self.covariance_type, k, d)
             return (tf.constant(w, tf_dtype), tf.constant(m, tf_dtype), tf.constant(c, tf_dtype))
         rng = np.random.default_rng([seed, restart])
         sub = init_x
@@ -454,7 +388,7 @@ class GaussianMixture:
         self.weights_ = np.asarray(weights, dtype=np.float64)
         self.means_ = np.asarray(means, dtype=np.float64)
         self._full_covs = np.asarray(full_covs, dtype=np.float64)
-        self.covariances_ = _typed_covariances(self._full_covs, self.covariance_type)
+        self.covariances_ = typed_covariances(self._full_covs, self.covariance_type)
         self.n_features_in_ = int(self.means_.shape[1])
         self._fitted = True
 
@@ -518,10 +452,10 @@ class GaussianMixture:
                 ``None`` for a fresh one.
         """
         self._check_fitted()
-        _check_int("n", n, 1)
+        check_int("n", n, 1)
         if seed is None:
             seed = int(np.random.default_rng().integers(2**31 - 1))
-        _check_int("seed", seed, 0)
+        check_int("seed", seed, 0)
         stateless = tf.constant([int(seed) % (2**31 - 1), 0], tf.int32)  # same seed, same draw
         return self.distribution.sample(int(n), seed=stateless).numpy().astype(np.float64)
 

@@ -67,9 +67,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from genkeras.models import gan_loading
 from genkeras.models.base import MODEL_FILE, GenerativeModel
 from genkeras.models.config import GENERATOR_LOSSES, GANConfig
-from genkeras.models.gan_loading import generator_only, missing_stabilizers, saved_model_config
+from genkeras.models.gan_loading import missing_stabilizers
 from genkeras.models.gan_networks import build_generator, build_trunk
 from genkeras.models.gan_report import GANSnapshots, sample_quality_metrics, write_figures
 from genkeras.stabilizers.base import StabilizerContext, bce_with_logits
@@ -199,15 +200,6 @@ class GAN(GenerativeModel):
         variables = list(self.trunk.trainable_variables) + list(self.head.trainable_variables)
         return variables + self.stabilizers.trainable_weights
 
-    def _require_discriminator(self, what: str) -> None:
-        if self.missing_stabilizers:
-            raise RuntimeError(
-                f"This GAN was loaded without the stabilizer plugin(s) it was trained with "
-                f"({', '.join(self.missing_stabilizers)} not installed), so it holds only its "
-                f"generator: it can sample and evaluate, but {what} needs the discriminator. "
-                "Install the plugin(s) and load the run again."
-            )
-
     # -- data range ------------------------------------------------------------------------
     def to_model_range(self, x):
         """Data units -> model range: levels ``0..L−1`` to ``[-1, 1]``; vectors unchanged."""
@@ -250,7 +242,7 @@ class GAN(GenerativeModel):
             ``(features, logits)``: trunk features ``(n', F)`` (before any
             stabilizer's feature transform) and logits ``(n',)``.
         """
-        self._require_discriminator("running the discriminator")
+        gan_loading.require_discriminator(self, "running the discriminator")
         # float32 out of the networks (they may compute in 16 bits): losses are float32
         features = tf.cast(self.trunk(x, training=training), tf.float32)  # (n', F)
         h = self.stabilizers.transform_features(features, training, per_sample)  # (n', F')
@@ -439,7 +431,7 @@ class GAN(GenerativeModel):
         :mod:`genkeras.stabilizers.stack`. Batches are ``x`` or ``(x, y)``
         (labels are ignored).
         """
-        self._require_discriminator("training")
+        gan_loading.require_discriminator(self, "training")
         x, _ = self.unpack(data)
         real = self.to_model_range(x)  # (batch, *data_shape)
         n = tf.shape(real)[0]
@@ -468,7 +460,7 @@ class GAN(GenerativeModel):
 
     def test_step(self, data):
         """Both players' losses on a test batch and fresh noise, without updates."""
-        self._require_discriminator("evaluating the losses")
+        gan_loading.require_discriminator(self, "evaluating the losses")
         x, _ = self.unpack(data)
         real = self.to_model_range(x)
         fake = self.generator(self.noise(tf.shape(real)[0]), training=False)
@@ -586,7 +578,7 @@ class GAN(GenerativeModel):
         if not os.path.exists(path):
             return super().load_saved(run_dir)  # raises FileNotFoundError with its message
         try:
-            saved = saved_model_config(path)
+            saved = gan_loading.saved_model_config(path)
         except (OSError, KeyError, ValueError, zipfile.BadZipFile):
             return super().load_saved(run_dir)  # reports a corrupt or foreign file
         missing = missing_stabilizers(saved["config"].get("stabilizers", ()))
@@ -594,19 +586,6 @@ class GAN(GenerativeModel):
             return super().load_saved(run_dir)
         return cls.generator_only(path, saved, missing)
 
-    @classmethod
-    def generator_only(cls, path: str, saved: dict, missing=()):
-        """Rebuilds a saved GAN without stabilizers and reads its generator's weights.
-
-        Args:
-            path: The ``.keras`` file.
-            saved: Its GAN config (``GAN.get_config()``'s output).
-            missing: The stabilizer names that could not be loaded.
-
-        Returns:
-            A :class:`GAN` whose :attr:`missing_stabilizers` is ``missing``.
-
-        Raises:
-            ValueError: If the generator's weights are not all in the file.
-        """
-        return generator_only(cls, path, saved, missing)
+    # gan_loading.generator_only as a classmethod, docstring included (a `#:` comment
+    # here would replace that docstring in the API docs).
+    generator_only = classmethod(gan_loading.generator_only)

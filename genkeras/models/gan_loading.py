@@ -4,7 +4,8 @@ Sampling needs only the generator. :func:`missing_stabilizers` says which of
 a saved GAN's stabilizers cannot be loaded here; :func:`generator_only`
 rebuilds the GAN without them and reads the generator's weights from the
 ``.keras`` file (what :meth:`genkeras.models.gan.GAN.load_saved` does when
-plugins are missing).
+plugins are missing); :func:`require_discriminator` stops such a GAN where it
+would need the discriminator it does not have.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ import numpy as np
 
 from genkeras.stabilizers.spec import parse_spec
 
-__all__ = ["generator_only", "missing_stabilizers", "saved_arrays", "saved_model_config"]
+__all__ = [
+    "generator_only",
+    "missing_stabilizers",
+    "require_discriminator",
+    "saved_arrays",
+    "saved_model_config",
+]
 
 
 def missing_stabilizers(specs) -> tuple[str, ...]:
@@ -70,6 +77,9 @@ def saved_arrays(path: str, group: str) -> list[np.ndarray]:
 def generator_only(cls, path: str, saved: dict, missing=()):
     """Rebuilds a saved GAN of class ``cls`` without stabilizers; reads its generator's weights.
 
+    ``GAN.generator_only`` is this function as a classmethod (``cls`` is then
+    the class it is called on).
+
     Args:
         cls: The GAN class.
         path: The ``.keras`` file.
@@ -106,3 +116,23 @@ def generator_only(cls, path: str, saved: dict, missing=()):
             )
     gan.missing_stabilizers = tuple(missing)
     return gan
+
+
+def require_discriminator(gan, what: str) -> None:
+    """Raises if ``gan`` was loaded without stabilizers, so holds no discriminator.
+
+    Args:
+        gan: A GAN.
+        what: What needs the discriminator, for the message (``"training"``).
+
+    Raises:
+        RuntimeError: If ``gan.missing_stabilizers`` is not empty (the
+            message names them).
+    """
+    if gan.missing_stabilizers:
+        raise RuntimeError(
+            f"This GAN was loaded without the stabilizer plugin(s) it was trained with "
+            f"({', '.join(gan.missing_stabilizers)} not installed), so it holds only its "
+            f"generator: it can sample and evaluate, but {what} needs the discriminator. "
+            "Install the plugin(s) and load the run again."
+        )
