@@ -68,7 +68,7 @@ class EpochTimer(keras.callbacks.Callback):
         self.cpu.append(time.process_time() - self.t[1])
 
     def on_train_end(self, logs=None):
-        self.end = time.perf_counter()
+        self.end = (time.perf_counter(), time.process_time())
 
 
 class Timings:
@@ -182,12 +182,18 @@ def bare_fit(epochs: int, spe: int, seed: int = 0, validate: bool = False, optio
 
 
 def run_loop(epochs: int, out: str, options=None, seed: int = 0):
-    """``training.run`` with a timer after the built-in callbacks."""
+    """``training.run`` with a timer after the built-in callbacks.
+
+    Returns:
+        ``(timer, result, end)``: ``end`` is the end of the run's ``(wall, CPU)``
+        seconds, from ``on_train_end`` to ``run``'s return.
+    """
     timer = EpochTimer()
     result = training.run(
         "vae", epochs=epochs, out=out, seed=seed, verbose=0, options=options, callbacks=[timer]
     )
-    return timer, result, time.perf_counter() - timer.end
+    wall, cpu = timer.end
+    return timer, result, (time.perf_counter() - wall, time.process_time() - cpu)
 
 
 def spread(values, digits: int) -> str:
@@ -273,7 +279,8 @@ def main(argv=None):
     bare_epoch, val_epoch = median["bare fit"], median["bare fit + validation"]
     print(
         f"{args.repeats} alternated repeats of each; epoch = the median over their epochs "
-        "(the first epoch of each, which traces, left out); end of run = the median"
+        "(the first epoch of each, which traces, left out); end of run = the median, "
+        "wall (and the process's CPU seconds in it)"
     )
     print(
         "\n| | examples / wall-s | epoch (s) | overhead vs bare fit "
@@ -283,7 +290,8 @@ def main(argv=None):
     for name, epoch in median.items():
         over = f"{100 * (epoch / bare_epoch - 1):+.1f} %" if name != "bare fit" else "-"
         over_val = f"{100 * (epoch / val_epoch - 1):+.1f} %" if name == "training.run" else "-"
-        end = f"{np.median(ends):.2f}" if name == "training.run" else "-"
+        wall, cpu = np.median(ends, axis=0)
+        end = f"{wall:.2f} ({cpu:.2f} CPU)" if name == "training.run" else "-"
         print(f"| {name} | {examples / epoch:.0f} | {epoch:.3f} | {over} | {over_val} | {end} |")
     own = print_parts(timings, epochs)
     print(

@@ -39,3 +39,16 @@ def test_image_grid_title_and_captions_get_their_own_room(tmp_path):
     assert titled.shape[0] > bare.shape[0]  # a title strip and a caption row above the images
     text_rows = titled[: titled.shape[0] - bare.shape[0]].min(axis=(1, 2))
     assert text_rows.min() < 0.5  # the title and captions were drawn (dark pixels)
+
+
+def test_image_grid_places_the_images_under_the_title_pixel_for_pixel(tmp_path):
+    images = np.random.default_rng(1).integers(0, 17, (9, 8, 8, 1))
+    bare = matplotlib.image.imread(plots.image_grid(images, tmp_path / "a.png", levels=17))
+    title = "a title wider than the three columns of images below it"
+    titled = matplotlib.image.imread(
+        plots.image_grid(images, tmp_path / "b.png", levels=17, title=title)
+    )
+    h, w = bare.shape[:2]
+    x0 = (titled.shape[1] - w) // 2  # centred under the title, at the bottom
+    np.testing.assert_array_equal(titled[-h:, x0 : x0 + w], bare)
+    assert titled[-h:, :x0].min() == 1.0 and titled[-h:, x0 + w :].min() == 1.0  # white sides
