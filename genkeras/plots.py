@@ -117,11 +117,11 @@ def image_grid(
     """Draws a grid of images as one pixel-exact tiled picture.
 
     The tiled canvas (:func:`tile`) is enlarged by a whole number of pixels
-    per image pixel and handed to the renderer as is: no axes, no
-    resampling, no tight-bounding-box pass. That keeps the
-    per-epoch sample grids cheap (about 20 ms) and every image pixel a sharp
-    square. The figure uses matplotlib's object API, not pyplot, so it never
-    touches pyplot's global state.
+    per image pixel and handed to the renderer as is: no axes, no resampling,
+    no tight-bounding-box pass. That keeps the per-epoch sample grids cheap
+    (about 20 ms) and every image pixel a sharp square. The figure uses
+    matplotlib's object API, not pyplot, so it never touches pyplot's global
+    state.
 
     Args:
         images: ``(n, H, W, C)`` with ``C`` in {1, 3}; integer levels
