@@ -2,7 +2,7 @@
 
 1. Likelihood: PixelCNN, Gated PixelCNN, PixelRNN (Row LSTM) and PixelRNN
    (Diagonal BiLSTM) at equal parameter counts (within 10 %), each trained by
-   ``genkeras.training.run`` with the same epochs, batch size and learning rate,
+   ``genkeras.run.lifecycle.run`` with the same epochs, batch size and learning rate,
    over several seeds, on binarized (2-level) and 17-level digits; test bits/dim
    (exact categorical NLL), mean ± sample standard deviation over the seeds.
 2. Sampling: wall time to draw 64 images at 8x8 and 28x28 from random-init
@@ -40,10 +40,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from genkeras import training  # noqa: E402
 from genkeras.models import sampling  # noqa: E402
 from genkeras.models.pixelcnn import GatedPixelCNN, PixelCNN  # noqa: E402
 from genkeras.models.pixelrnn import PixelRNN  # noqa: E402
+from genkeras.run import lifecycle  # noqa: E402
 
 #: ``name: (registered model, class, config)``. Equal sizes: about 54k parameters on
 #: 8x8 digits. The PixelRNNs run at their defaults (32 filters, 2 layers); the PixelCNN
@@ -64,7 +64,7 @@ def _mean_sd(values):
 
 
 def likelihood_table(epochs: int, batch_size: int, seeds: list[int], jit: bool) -> None:
-    """Trains the four variants with ``training.run`` over ``seeds`` and prints a table."""
+    """Trains the four variants with ``lifecycle.run`` over ``seeds`` and prints a table."""
     print(
         f"\n## Likelihood: {epochs} epochs, batch {batch_size}, Adam 1e-3 (the pixel "
         f"models' default), jit={jit}, seeds {', '.join(map(str, seeds))}; "
@@ -80,7 +80,7 @@ def likelihood_table(epochs: int, batch_size: int, seeds: list[int], jit: bool) 
             for seed in seeds:
                 with tempfile.TemporaryDirectory() as out:
                     start = time.perf_counter()
-                    result = training.run(
+                    result = lifecycle.run(
                         registered,
                         epochs=epochs,
                         seed=seed,

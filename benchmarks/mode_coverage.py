@@ -6,7 +6,7 @@ stabilizer alone and a few combinations, for several seeds each, and prints one 
 dataset: modes covered (mean ± sd over seeds), high-quality samples (%),
 reverse KL of the mode histogram to uniform, and training steps per second
 (XLA-compiled ``train_step``; first compilation excluded). The metrics follow
-the VEEGAN/PacGAN protocol (:func:`genkeras.metrics.mode_coverage`, 2,500
+the VEEGAN/PacGAN protocol (:func:`genkeras.evaluation.coverage.mode_coverage`, 2,500
 samples, 3 standard deviations).
 
 Literature anchors on the same protocol (modes / % high quality):
@@ -107,7 +107,7 @@ def image_defaults(args) -> None:
     """Fills unset ``--steps``, ``--batch-size``, ``--learning-rate``, ``--lr-decay`` for digits."""
     from genkeras import data
     from genkeras.models.config import GANConfig
-    from genkeras.run_config import RunConfig
+    from genkeras.run.config import RunConfig
 
     given = dict(zip(DOCUMENTED_DIGITS[::2], DOCUMENTED_DIGITS[1::2]))
     run = RunConfig(
@@ -189,7 +189,7 @@ def compare_cli(args) -> int:
 
 def image_coverage(spec, samples) -> dict:
     """Classifier coverage of generated digits (the run folder's GAN metrics)."""
-    from genkeras import metrics
+    from genkeras.evaluation import metrics
 
     classifier, _ = metrics.coverage_classifier(spec, metrics.classifier_cache(spec))
     return metrics.classifier_coverage(samples, classifier, spec.levels, spec.num_classes)
@@ -199,12 +199,13 @@ def train_one(spec, options, args, seed):
     """Trains one GAN; returns (coverage dict, steps per second)."""
     import keras
 
-    from genkeras import metrics, training
+    from genkeras.evaluation import metrics
     from genkeras.models.gan import GAN
+    from genkeras.run import lifecycle
 
     keras.utils.set_random_seed(seed)
     gan = GAN.from_data(spec, dict(options))
-    rate = training.learning_rate_schedule(args.learning_rate, args.steps, args.lr_decay)
+    rate = lifecycle.learning_rate_schedule(args.learning_rate, args.steps, args.lr_decay)
     # Several steps per call of the compiled function: on a CPU, with networks this
     # small, per-call overhead would otherwise dominate the step time.
     spe = min(args.steps_per_execution, args.steps)

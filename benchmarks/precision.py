@@ -25,7 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from genkeras import data, registry  # noqa: E402
-from genkeras.run_config import DTYPE_POLICIES, RunConfig  # noqa: E402
+from genkeras.run.config import DTYPE_POLICIES, RunConfig  # noqa: E402
 
 DATA = {"vae": {}, "gan": {}, "pixelcnn": {"binarize": True}, "pixelrnn": {"binarize": True}}
 

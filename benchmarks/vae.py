@@ -8,7 +8,7 @@ Prints Markdown tables, every figure measured in this run on this machine::
 1. **Run loop vs bare fit.** The same model, defaults and seed trained by a
    bare ``keras.Model.fit`` (no callbacks, no validation, no run folder), by
    one that also evaluates the test split each epoch as the run does, and by
-   ``genkeras.training.run``, alternated ``--repeats`` times: the median
+   ``genkeras.run.lifecycle.run``, alternated ``--repeats`` times: the median
    epoch's examples per second and the run's overhead in % of the bare epoch
    (same ``steps_per_execution``); the end of the run (test metrics with
    IWAE-1000, figures, saving); and a table of where the run's own time goes,
@@ -46,9 +46,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from genkeras import data, training  # noqa: E402
+from genkeras import data  # noqa: E402
 from genkeras.models.config import VAEConfig  # noqa: E402
-from genkeras.run_config import RunConfig  # noqa: E402
+from genkeras.run import lifecycle  # noqa: E402
+from genkeras.run.config import RunConfig  # noqa: E402
 
 #: The defaults of genkeras 0.1.0's main job: conv networks (the README ran 5 epochs).
 OLD_OPTIONS = {"architecture": "conv", "hidden": 32}
@@ -118,9 +119,9 @@ OWN_PARTS = (
 
 
 def run_parts():
-    """The parts of ``training.run`` that :func:`print_parts` times."""
-    from genkeras import callbacks
+    """The parts of ``lifecycle.run`` that :func:`print_parts` times."""
     from genkeras.models.vae import VAE
+    from genkeras.run import callbacks
 
     return [
         ("validation pass (per epoch)", VAE, "evaluate"),
@@ -139,7 +140,7 @@ def print_parts(timings: Timings, epochs: int) -> float:
     Returns:
         Seconds per epoch of the run's own per-epoch work (the rows marked ``own``).
     """
-    print("\n| part of training.run | calls | ms per call | ms per epoch |")
+    print("\n| part of lifecycle.run | calls | ms per call | ms per epoch |")
     print("|---|---|---|---|")
     own = 0.0
     for label, calls in timings.calls.items():
@@ -156,7 +157,7 @@ def bare_fit(epochs: int, spe: int, seed: int = 0, validate: bool = False, optio
     """A bare fit of the main job's model: no callbacks but the timer.
 
     With ``validate``, Keras also evaluates the test split after every epoch,
-    exactly as ``training.run`` does (same dataset, same batch size).
+    exactly as ``lifecycle.run`` does (same dataset, same batch size).
     ``options`` are VAE config fields (e.g. :data:`OLD_OPTIONS`).
     """
     from genkeras.models.vae import VAE
@@ -169,7 +170,7 @@ def bare_fit(epochs: int, spe: int, seed: int = 0, validate: bool = False, optio
     steps = spec.steps_per_epoch(run.batch_size)
     model.compile_for_training(run.learning_rate, False, spe)
     timer = EpochTimer()
-    validation = model.test_dataset(spec, max(run.batch_size, training.EVAL_BATCH))
+    validation = model.test_dataset(spec, max(run.batch_size, lifecycle.EVAL_BATCH))
     history = model.fit(
         spec.train_dataset(run.batch_size, seed, 0, epochs),
         validation_data=validation if validate else None,
@@ -183,14 +184,14 @@ def bare_fit(epochs: int, spe: int, seed: int = 0, validate: bool = False, optio
 
 
 def run_loop(epochs: int, out: str, options=None, seed: int = 0):
-    """``training.run`` with a timer after the built-in callbacks.
+    """``lifecycle.run`` with a timer after the built-in callbacks.
 
     Returns:
         ``(timer, result, end)``: ``end`` is the end of the run's ``(wall, CPU)``
         seconds, from ``on_train_end`` to ``run``'s return.
     """
     timer = EpochTimer()
-    result = training.run(
+    result = lifecycle.run(
         "vae", epochs=epochs, out=out, seed=seed, verbose=0, options=options, callbacks=[timer]
     )
     wall, cpu = timer.end
@@ -275,7 +276,7 @@ def main(argv=None):
 
     # 1. the run loop vs the bare fit with the same steps_per_execution, alternated so
     # that the machine's slow spells fall on all three alike; medians of the epochs
-    walls = {"bare fit": [], "bare fit + validation": [], "training.run": []}
+    walls = {"bare fit": [], "bare fit + validation": [], "lifecycle.run": []}
     ends = []
     for repeat in range(args.repeats):
         walls["bare fit"] += later(bare_fit(epochs, auto_spe)[0].wall)
@@ -285,7 +286,7 @@ def main(argv=None):
                 timer, result, end_s = run_loop(epochs, os.path.join(tmp, "run"))
         else:
             timer, _, end_s = run_loop(epochs, os.path.join(tmp, f"run{repeat}"))
-        walls["training.run"] += later(timer.wall)
+        walls["lifecycle.run"] += later(timer.wall)
         ends.append(end_s)
     median = {name: float(np.median(values)) for name, values in walls.items()}
     bare_epoch, val_epoch = median["bare fit"], median["bare fit + validation"]
@@ -301,9 +302,9 @@ def main(argv=None):
     print("|---|---|---|---|---|---|")
     for name, epoch in median.items():
         over = f"{100 * (epoch / bare_epoch - 1):+.1f} %" if name != "bare fit" else "-"
-        over_val = f"{100 * (epoch / val_epoch - 1):+.1f} %" if name == "training.run" else "-"
+        over_val = f"{100 * (epoch / val_epoch - 1):+.1f} %" if name == "lifecycle.run" else "-"
         wall, cpu = np.median(ends, axis=0)
-        end = f"{wall:.2f} ({cpu:.2f} CPU)" if name == "training.run" else "-"
+        end = f"{wall:.2f} ({cpu:.2f} CPU)" if name == "lifecycle.run" else "-"
         print(f"| {name} | {examples / epoch:.0f} | {epoch:.3f} | {over} | {over_val} | {end} |")
     own = print_parts(timings, epochs)
     print(

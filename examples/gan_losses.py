@@ -59,8 +59,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import tensorflow as tf
 
-from genkeras import data, training
+from genkeras import data
 from genkeras.models.gan import GAN, generator_adversarial_loss
+from genkeras.run import lifecycle
 
 QUICK = os.environ.get("GENKERAS_EXAMPLE_QUICK", "") not in ("", "0")
 OUT = os.environ.get("GENKERAS_EXAMPLE_OUT", ".")
@@ -124,14 +125,14 @@ print(f"ratio non-saturating / minimax: {norms['non-saturating'] / norms['minima
 # 3. Training both on the ring
 # ----------------------------
 #
-# ``training.run("gan", ...)`` is what ``genkeras run gan --loss minimax`` runs. We
+# ``lifecycle.run("gan", ...)`` is what ``genkeras run gan --loss minimax`` runs. We
 # train both losses with the same seed and budget and report the mode coverage
-# (2,500 samples, VEEGAN protocol, see ``genkeras.metrics.mode_coverage``).
+# (2,500 samples, VEEGAN protocol, see ``genkeras.evaluation.coverage.mode_coverage``).
 
 root = tempfile.mkdtemp(prefix="gan_losses_")
 results = {}
 for loss in ("minimax", "non-saturating"):
-    results[loss] = training.run(
+    results[loss] = lifecycle.run(
         "gan",
         dataset="ring",
         epochs=EPOCHS,

@@ -63,7 +63,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from genkeras import data, training
+from genkeras import data
+from genkeras.run import lifecycle
 
 QUICK = os.environ.get("GENKERAS_EXAMPLE_QUICK", "") not in ("", "0")
 OUT = os.environ.get("GENKERAS_EXAMPLE_OUT", ".")
@@ -86,7 +87,7 @@ SIZE = {"width": 32, "depth": 2} if QUICK else {}
 # Train every variant
 # -------------------
 #
-# Each run goes through ``training.run``, exactly like
+# Each run goes through ``lifecycle.run``, exactly like
 # ``genkeras run gan --dataset ring --stabilizer feature-matching``. The GAN
 # contributes a callback that records 2,500 samples (same ``z``) before training
 # and after every epoch; those snapshots are what the figures draw.
@@ -95,7 +96,7 @@ root = tempfile.mkdtemp(prefix="mode_collapse_")
 results = {}
 for name in DATASETS:
     for label, stabilizers in VARIANTS.items():
-        results[name, label] = training.run(
+        results[name, label] = lifecycle.run(
             "gan",
             dataset=name,
             epochs=EPOCHS,
@@ -167,7 +168,7 @@ for name in DATASETS:
 # What to take away
 # -----------------
 #
-# * Coverage is a number, not an impression: ``genkeras.metrics.mode_coverage``
+# * Coverage is a number, not an impression: ``genkeras.evaluation.coverage.mode_coverage``
 #   reports modes covered, the fraction of high-quality samples and the reverse
 #   KL of the mode histogram to uniform. A single seed proves little; the
 #   benchmark ``benchmarks/mode_coverage.py`` repeats every variant over several

@@ -33,7 +33,7 @@ reparameterization trick and the analytic KL, and draw the Kingma & Welling mani
 # KL term that has a closed form for two Gaussians.
 #
 # This example trains ``genkeras.models.vae.VAE`` on scikit-learn's bundled 8×8
-# digits (no download) through ``genkeras.training.run`` -- exactly what
+# digits (no download) through ``genkeras.run.lifecycle.run`` -- exactly what
 # ``genkeras run vae --latent-dim 2`` does -- and then looks inside:
 #
 # 1. the ELBO's two terms during training, and the gap of equation (1) measured
@@ -72,7 +72,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from genkeras import data, plots, training
+from genkeras import data, plots
+from genkeras.run import lifecycle
 
 tfd = tfp.distributions
 
@@ -88,7 +89,7 @@ SEED = 0
 # Train
 # -----
 #
-# ``training.run`` is the one training path of genkeras: it validates the options,
+# ``lifecycle.run`` is the one training path of genkeras: it validates the options,
 # seeds everything, fits with Keras's ``fit()`` and the VAE's custom ``train_step``,
 # and writes a run folder. We keep that folder in a temporary directory and draw
 # our own figures from the trained model it returns.
@@ -104,7 +105,7 @@ print(
 )
 
 run_root = tempfile.mkdtemp(prefix="vae_digits_")
-result = training.run(
+result = lifecycle.run(
     "vae",
     dataset="digits",
     epochs=EPOCHS,

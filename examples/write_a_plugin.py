@@ -58,7 +58,8 @@ import numpy as np
 import tensorflow as tf
 
 import genkeras
-from genkeras import data, training
+from genkeras import data
+from genkeras.run import lifecycle
 from genkeras.stabilizers.base import Stabilizer
 
 QUICK = os.environ.get("GENKERAS_EXAMPLE_QUICK", "") not in ("", "0")
@@ -151,7 +152,7 @@ print(
 # Train a GAN with it
 # -------------------
 #
-# ``training.run("gan", options={"stabilizers": (...)})`` is the Python form of
+# ``lifecycle.run("gan", options={"stabilizers": (...)})`` is the Python form of
 # ``genkeras run gan --stabilizer drift-penalty:epsilon=0.05``. The GAN looks the
 # name up in the registry, builds the stabilizer from the spec string, adds its
 # loss term and tracks it as ``drift_penalty_d``, plus our tracked value as
@@ -161,8 +162,8 @@ print(
 spec = data.load("ring")
 run_root = tempfile.mkdtemp(prefix="write_a_plugin_")
 common = dict(dataset="ring", epochs=EPOCHS, batch_size=BATCH, seed=0, verbose=0 if QUICK else 2)
-plain = training.run("gan", out=os.path.join(run_root, "plain"), **common)
-drift = training.run(
+plain = lifecycle.run("gan", out=os.path.join(run_root, "plain"), **common)
+drift = lifecycle.run(
     "gan",
     out=os.path.join(run_root, "drift"),
     options={"stabilizers": ("drift-penalty:epsilon=0.05",)},
@@ -217,7 +218,7 @@ plt.close(fig)
 # Saving and reloading
 # --------------------
 #
-# ``training.run`` saved the trained GAN as ``model.keras``. Because the class is
+# ``lifecycle.run`` saved the trained GAN as ``model.keras``. Because the class is
 # registered as a Keras serializable, ``keras.saving.load_model`` (safe mode on)
 # rebuilds it -- stabilizer included -- and the reloaded generator produces the
 # same samples.

@@ -1,7 +1,7 @@
 """The ``genkeras`` command line: run, evaluate, sample, list, plugins.
 
 Every subcommand is a thin wrapper over a library function that tests call
-directly (:func:`genkeras.training.run`, :func:`genkeras.training.load_run`,
+directly (:func:`genkeras.run.lifecycle.run`, :func:`genkeras.run.lifecycle.load_run`,
 the registries). Importing this module does not import TensorFlow, so
 ``genkeras --help``, ``genkeras list``, ``genkeras plugins`` and
 ``genkeras run MODEL --help`` answer at once, and so do option errors;
@@ -10,36 +10,76 @@ command needs it.
 
 ``genkeras run MODEL`` has one subcommand per registered model. Its options
 are generated from three dataclasses, so each option is defined once: the
-common run options (:class:`genkeras.run_config.RunConfig`), what this call
-does with the run folder (:class:`genkeras.run_config.Invocation`) and the
+common run options (:class:`genkeras.run.config.RunConfig`), what this call
+does with the run folder (:class:`genkeras.run.config.Invocation`) and the
 model's config (``latent_dim`` becomes ``--latent-dim``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
-import typing
+import sys
 
 import click
 from click.core import ParameterSource
 
 from genkeras import __version__, registry
-from genkeras.options import click_options
-from genkeras.run_config import Invocation, RunConfig
-from genkeras.runtime import show_progress
+from genkeras.run.config import Invocation, RunConfig
+from genkeras.run.options import click_options
+from genkeras.run.runtime import show_progress
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __all__ = ["main"]
 
 
-def _fail(exc: Exception, usage: bool) -> typing.NoReturn:
-    message = str(exc.args[0]) if exc.args else str(exc)
-    if usage:
-        raise click.UsageError(message)
-    raise click.ClickException(message)
+#: Set to 1 to see the full traceback of an error (as ``genkeras --debug``).
+DEBUG_ENV = "GENKERAS_DEBUG"
+
+
+def _debugging() -> bool:
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    flag = bool(root is not None and root.params.get("debug"))
+    return flag or os.environ.get(DEBUG_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def reported(callback):
+    """Wraps a command so that every expected error is one line and an exit code.
+
+    The exit code comes from :func:`genkeras.errors.exit_code`, the one mapping
+    by exception type (2: a usage error, 1: anything else). With ``--debug``
+    or ``GENKERAS_DEBUG=1`` the exception propagates with its traceback.
+    """
+
+    @functools.wraps(callback)
+    def wrapper(*args, **kwargs):
+        try:
+            return callback(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except KeyboardInterrupt:
+            if _debugging():
+                raise
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:
+            from genkeras.errors import exit_code
+
+            code = exit_code(exc)
+            if code is None or _debugging():
+                raise
+            message = str(exc.args[0]) if exc.args else str(exc)
+            if code == 2:
+                raise click.UsageError(message) from None
+            error = click.ClickException(message)
+            error.exit_code = code
+            raise error from None
+
+    return wrapper
 
 
 def _names(config_class) -> list[str]:
@@ -55,9 +95,9 @@ def _make_run_command(name: str, config_class) -> click.Command:
         )
     params = click_options(RunConfig) + click_options(Invocation) + click_options(config_class)
 
+    @reported
     def callback(**kwargs):
-        from genkeras import data as data_lib
-        from genkeras import training
+        from genkeras.run import lifecycle
 
         ctx = click.get_current_context()
         given = {
@@ -68,39 +108,20 @@ def _make_run_command(name: str, config_class) -> click.Command:
         call = Invocation(**{k: kwargs[k] for k in _names(Invocation)})
         fields = {k: given[k] for k in _names(RunConfig) if k in given}
         options = {k: given[k] for k in _names(config_class) if k in given}
-        try:
-            plan = training.plan_run(
-                name,
-                options=options,
-                out=call.out,
-                resume=call.resume,
-                overwrite=call.overwrite,
-                **fields,
-            )
-        except data_lib.DataError as exc:
-            _fail(exc, usage=False)
-        except (registry.UnknownNameError, ValueError, FileExistsError) as exc:
-            _fail(exc, usage=True)
-        except (FileNotFoundError, ImportError) as exc:
-            _fail(exc, usage=False)
-        except OSError as exc:  # an unwritable --out
-            _fail(exc, usage=True)
+        plan = lifecycle.plan_run(
+            name,
+            options=options,
+            out=call.out,
+            resume=call.resume,
+            overwrite=call.overwrite,
+            **fields,
+        )
         if plan.resume:
             click.echo(f"resuming {plan.out} after epoch {plan.done}, to epoch {plan.run.epochs}")
+        if call.quiet:  # TensorFlow's C++ errors too (it reads the level when it loads)
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
         show_progress(not call.quiet)
-        try:  # options that only the built model can check (a stabilizer's) are usage errors
-            net, start_epoch = training.build(plan)
-        except ValueError as exc:
-            _fail(exc, usage=True)
-        except ImportError as exc:
-            _fail(exc, usage=False)
-        from genkeras.distributed import WorkerLostError
-
-        try:
-            history = training.train(net, plan, start_epoch, verbose=0 if call.quiet else "auto")
-            result = training.write_run_folder(net, plan, history)
-        except (ValueError, training.TrainingDivergedError, WorkerLostError) as exc:
-            _fail(exc, usage=False)
+        result = lifecycle.execute(plan, verbose=0 if call.quiet else "auto")
         if not plan.chief:
             click.echo(f"this worker trained; the chief writes the run folder {result.run_dir}")
             return
@@ -152,7 +173,12 @@ def _print_metrics(metrics: dict) -> None:
 # -- the commands ------------------------------------------------------------------------
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="genkeras")
-def main():
+@click.option(
+    "--debug",
+    is_flag=True,
+    help=f"Show the full traceback of an error (also {DEBUG_ENV}=1).",
+)
+def main(debug):
     """genkeras: train, sample, evaluate and compare the generative models of the
     cs231n lecture (PixelRNN, PixelCNN, VAE, GAN).
 
@@ -165,13 +191,6 @@ def run():
     """Train MODEL and write a run folder (genkeras run MODEL --help for its options)."""
 
 
-def _load(run_dir):
-    from genkeras import training
-
-    try:
-        return training.load_run(run_dir)
-    except (FileNotFoundError, ValueError, ImportError) as exc:
-        _fail(exc, usage=False)
 
 
 @main.command()
@@ -184,11 +203,14 @@ def _load(run_dir):
     help="Examples per evaluation pass.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+@reported
 def evaluate(run_dir, batch_size, as_json):
     """Recompute the test metrics of the saved run in RUN_DIR."""
+    from genkeras.run import lifecycle
+
     show_progress(not as_json)  # keep --json output parseable
-    model, spec, _ = _load(run_dir)
-    metrics = model.evaluation_metrics(spec, batch_size=batch_size, cache_dir=run_dir)
+    model, spec, _ = lifecycle.load_run(run_dir)
+    metrics = lifecycle.evaluate(model, spec, batch_size=batch_size)
     if as_json:
         click.echo(json.dumps(metrics, indent=2, sort_keys=True))
     else:
@@ -230,22 +252,21 @@ def evaluate(run_dir, batch_size, as_json):
     help="Decoder means E[x|z] or draws from p(x|z) (VAE only) "
     "[default: what the run's samples.png shows].",
 )
+@reported
 def sample(run_dir, num, output, seed, label, temperature, mean):
     """Draw new samples from the saved run in RUN_DIR."""
     import numpy as np
 
-    from genkeras.checkpoint import check_writable
+    from genkeras.run import lifecycle
+    from genkeras.run.checkpoint import check_writable
 
     if not output.lower().endswith((".png", ".npz")):
         raise click.UsageError(f"-o {output}: the output must be a .png figure or an .npz file.")
     parent = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(parent):
         raise click.UsageError(f"-o {output}: folder {parent} does not exist.")
-    try:
-        check_writable(output, "-o", folder=False)
-    except OSError as exc:
-        _fail(exc, usage=True)
-    model, spec, _ = _load(run_dir)
+    check_writable(output, "-o", folder=False)
+    model, spec, _ = lifecycle.load_run(run_dir)
     options = dict(model.display_options)
     for key, value in (("label", label), ("temperature", temperature), ("mean", mean)):
         if value is None:
@@ -256,15 +277,12 @@ def sample(run_dir, num, output, seed, label, temperature, mean):
                 f"{flag} is not supported by this model ({type(model).__name__})."
             )
         options[key] = value
-    try:
-        x = model.sample(num, seed=seed, **options)
-    except ValueError as exc:
-        _fail(exc, usage=True)
+    x = model.sample(num, seed=seed, **options)
     from genkeras import plots
 
     x = plots.to_numpy(x)
     what = model.describe_samples(**options)
-    if output.endswith(".npz"):
+    if output.lower().endswith(".npz"):
         tmp = output[:-4] + ".tmp.npz"
         np.savez(tmp, x=x)
         os.replace(tmp, output)

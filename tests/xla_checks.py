@@ -1,6 +1,6 @@
 """XLA in tests: a context that lets Keras compile with ``jit_compile=True``.
 
-``genkeras.training.build`` turns TensorFlow's op determinism on for CPU runs
+``genkeras.run.lifecycle.build`` turns TensorFlow's op determinism on for CPU runs
 without ``--jit``, and it stays on for the rest of the process. Keras then
 quietly compiles ``jit_compile=True`` models *without* XLA (it warns "Model
 doesn't support jit_compile=True"), so a test that means to check a step

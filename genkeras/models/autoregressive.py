@@ -157,11 +157,12 @@ class AutoregressiveModel(GenerativeModel):
     def train_step(self, data):
         """One optimizer step on the mean negative log-likelihood."""
         x, labels = self.unpack(data)
-        with tf.GradientTape() as tape:
+
+        def loss():
             nll = self._nll(x, labels, training=True)
-            loss = self.gradient_loss(tf.reduce_mean(nll))
-        grads = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+            return tf.reduce_mean(nll), nll
+
+        _, nll = self.optimize(loss)
         return self._update(nll)
 
     def test_step(self, data):
@@ -170,9 +171,7 @@ class AutoregressiveModel(GenerativeModel):
         return self._update(self._nll(x, labels, training=False))
 
     # -- evaluation ---------------------------------------------------------------
-    def evaluation_metrics(
-        self, spec, batch_size: int = 256, cache_dir: str | None = None
-    ) -> dict[str, float]:
+    def evaluation_metrics(self, spec, batch_size: int = 256, **kwargs) -> dict[str, float]:
         """Exact test NLL (nats per image) and bits per dimension.
 
         For a class-conditional model this is ``-log p(x | y)`` with the true labels.
@@ -180,7 +179,7 @@ class AutoregressiveModel(GenerativeModel):
         Args:
             spec: The :class:`genkeras.data.DataSpec`.
             batch_size: Evaluation batch size.
-            cache_dir: Unused.
+            **kwargs: Ignored (arguments a later genkeras may pass).
 
         Returns:
             ``{"nll_nats": ..., "bits_per_dim": ..., "num_test": ...}``.

@@ -2,7 +2,7 @@
 
 A family is a ``keras.Model`` subclass of :class:`GenerativeModel` paired with
 a config dataclass (its :attr:`~GenerativeModel.config_class`, a
-:class:`~genkeras.models.config.ModelConfig`). :func:`genkeras.training.run`
+:class:`~genkeras.models.config.ModelConfig`). :func:`genkeras.run.lifecycle.run`
 and the CLI talk to a family **only** through the methods and attributes
 declared here, each with a default and a docstring; a family overrides what
 it needs. In the order the runner uses them:
@@ -13,28 +13,32 @@ hook                                 used for
 ``config_class``                     options, run defaults, data checks (before TensorFlow)
 ``from_data(spec, config)``          building the model sized from the data
 ``conditional``                      whether batches are ``(x, labels)`` pairs
-``compile_for_training(...)``        optimizers, XLA, steps per execution
+``compile_for_training(settings)``   optimizers (:meth:`make_optimizer`), XLA, steps per execution
 ``optimizer_slots()``                which optimizer state a checkpoint holds
 ``prepare(spec, seed)``              data-dependent initialisation of a fresh run
 ``train_dataset`` / ``test_dataset`` the pipelines ``fit`` reads
 ``steps_per_epoch(spec, batch)``     batches per epoch
 ``callbacks(run_dir)``               the family's own Keras callbacks
-``train_step`` / ``test_step``       one update / one evaluation (Keras's own hooks)
+``train_step`` / ``test_step``       one update (through :meth:`optimize`) / one evaluation
 ``sample(n, seed, **options)``       new examples; ``sample_options`` declares the options
 ``display_options``                  what ``samples.png`` and ``genkeras sample`` show
 ``describe_samples(**options)``      the caption of those figures
-``evaluation_metrics(spec, ...)``    ``metrics.json`` and ``genkeras evaluate``
-``concurrent_evaluation``            whether the runner may evaluate on a worker thread
-``prepare_evaluation()``             compiling the evaluation while the model trains
+``evaluation_metrics(spec, ...)``    the family's own metrics (likelihoods, bounds); the runner adds
+                                     the shared sample-quality scores (:mod:`genkeras.evaluation`)
 ``write_figures(spec, out_dir)``     the family's own figures in the run folder
 ``load_saved(run_dir)``              reading the saved model back
 ==================================== ===================================================
 
 Shared helpers (use them rather than writing your own):
+:meth:`GenerativeModel.optimize` (the one gradient step: loss scaling under
+mixed precision, replica scaling under ``tf.distribute``, ``--grad-clip``),
+:meth:`GenerativeModel.make_optimizer` (the run's optimizer),
 :meth:`GenerativeModel.unpack` (batches), :meth:`GenerativeModel.forward`
-(conditional or not), :meth:`GenerativeModel.seed_tensor` (seeds),
-:meth:`GenerativeModel.gradient_loss` (the loss to differentiate under
-``tf.distribute`` and mixed precision) and :meth:`GenerativeModel.bits_per_dim`.
+(conditional or not), :meth:`GenerativeModel.seed_tensor` (seeds) and
+:meth:`GenerativeModel.bits_per_dim`.
+
+Hooks that take keyword arguments (``evaluation_metrics``) accept ``**kwargs``
+they do not know, so arguments a later genkeras passes do not break them.
 
 Mixed precision: under Keras's ``mixed_float16`` / ``mixed_bfloat16`` policies
 the layers compute in 16 bits and keep float32 variables. Cast network outputs
@@ -56,13 +60,62 @@ from typing import Any, ClassVar
 
 import keras
 
+from genkeras.errors import RunFolderError
 from genkeras.models.config import ModelConfig, config_from_dict
 
-__all__ = ["GenerativeModel", "MODEL_FILE"]
+__all__ = ["GenerativeModel", "MODEL_FILE", "TrainingSettings"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSettings:
+    """How a run trains a model: what :meth:`GenerativeModel.compile_for_training` receives.
+
+    The runner builds it from the run's options
+    (:class:`~genkeras.run.config.RunConfig`); a family turns it into
+    optimizers with :meth:`GenerativeModel.make_optimizer`.
+
+    Attributes:
+        learning_rate: The initial learning rate.
+        total_steps: Training steps of the whole run (epochs · steps per epoch).
+        lr_decay: The learning rate at the end of the run as a fraction of the
+            initial one (1: constant; else a half-cosine decay).
+        grad_clip: Clip each update's gradient to this global norm (``None``: no clipping).
+        jit: Compile the train and test steps with XLA.
+        steps_per_execution: Training steps per call of the compiled function.
+
+    Example:
+
+    >>> TrainingSettings(1e-3, total_steps=100).learning_rate_schedule()
+    0.001
+    """
+
+    learning_rate: float
+    total_steps: int = 1
+    lr_decay: float = 1.0
+    grad_clip: float | None = None
+    jit: bool = False
+    steps_per_execution: int = 1
+
+    def learning_rate_schedule(self, updates_per_step: int = 1):
+        """The learning rate of an optimizer that makes ``updates_per_step`` updates per step.
+
+        Returns ``learning_rate`` itself when it is constant, else a
+        ``keras.optimizers.schedules.CosineDecay`` from ``learning_rate`` to
+        ``lr_decay · learning_rate`` over ``updates_per_step · total_steps``
+        updates (a GAN's discriminator, updated ``d_steps`` times per step,
+        decays over the same run as its generator).
+        """
+        if float(self.lr_decay) == 1.0:
+            return float(self.learning_rate)
+        return keras.optimizers.schedules.CosineDecay(
+            float(self.learning_rate),
+            int(self.total_steps) * int(updates_per_step),
+            alpha=float(self.lr_decay),
+        )
 
 
 def _recover_hint(run_dir: str) -> str:
-    from genkeras.run_config import RunRecord
+    from genkeras.run.config import RunRecord
 
     try:
         model = RunRecord.read(run_dir).model
@@ -92,7 +145,7 @@ def _load_model_file(path: str, cls, run_dir: str):
     import zipfile
 
     if not zipfile.is_zipfile(path):
-        raise ValueError(
+        raise RunFolderError(
             f"{path} is corrupt or incomplete (not a .keras archive). {_recover_hint(run_dir)}"
         )
     held = _archive_class(path)
@@ -101,28 +154,28 @@ def _load_model_file(path: str, cls, run_dir: str):
     try:
         model = keras.saving.load_model(path, safe_mode=True)
     except UnknownNameError as exc:  # a component of the model is a plugin not installed here
-        raise ValueError(
+        raise RunFolderError(
             f"{path} needs a plugin that is not installed here: {exc}. Install the plugin "
             "(genkeras plugins lists what is installed) and try again."
         ) from None
     except (zipfile.BadZipFile, EOFError, KeyError, OSError) as exc:
-        raise ValueError(
+        raise RunFolderError(
             f"{path} is corrupt or incomplete ({type(exc).__name__}: {exc}). "
             f"{_recover_hint(run_dir)}"
         ) from None
     except (TypeError, ValueError, AttributeError) as exc:
         if "safe_mode" in str(exc) or "Lambda" in str(exc):
-            raise ValueError(
+            raise RunFolderError(
                 f"{path} contains code (a Lambda layer or a Python function) and was not "
                 "loaded: genkeras never runs code from a model file. Retrain the run to "
                 "write a model.keras of plain layers."
             ) from None
-        raise ValueError(
+        raise RunFolderError(
             f"{run_dir}: config.json says the run trained a {cls.__name__}, but {path} "
             f"holds a {held} and could not be loaded as one ({type(exc).__name__})."
         ) from None
     if not isinstance(model, cls):
-        raise ValueError(
+        raise RunFolderError(
             f"{run_dir}: config.json says the run trained a {cls.__name__}, but {path} "
             f"holds a {type(model).__name__} ({held})."
         )
@@ -160,14 +213,14 @@ class GenerativeModel(keras.Model):
     #: The ``sample`` options of the pictures a run shows: ``samples.png`` and the
     #: default of ``genkeras sample`` (the VAE shows decoder means).
     display_options: ClassVar[Mapping[str, Any]] = {}
-    #: If true, the runner calls :meth:`prepare_evaluation` on a worker thread while
-    #: the model trains (after its first epoch), and computes
-    #: :meth:`evaluation_metrics` on one while the main thread draws ``samples.png``,
-    #: the curves and :meth:`write_figures`. TensorFlow's kernels run outside
-    #: Python's GIL, so the evaluation uses the core that training and the
-    #: single-threaded figures leave idle. Set it only if these methods just read
-    #: the model's weights (no lazily built shared state).
-    concurrent_evaluation: ClassVar[bool] = False
+    #: Global gradient norm at which :meth:`optimize` clips (``--grad-clip``; set by
+    #: :meth:`make_optimizer` from the run's settings).
+    grad_clip: float | None = None
+    #: Whether :meth:`optimize` compiles the gradient computation with XLA on its own:
+    #: set by :func:`genkeras.run.distribute.step_function` for an XLA run over several
+    #: replicas, whose step as a whole cannot be XLA-compiled on a CPU (XLA has no CPU
+    #: collectives; the gradients' all-reduce stays outside).
+    xla_gradients: bool = False
 
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
         super().__init__(**kwargs)
@@ -276,23 +329,37 @@ class GenerativeModel(keras.Model):
         return self(x, training=training)
 
     # -- training -------------------------------------------------------------------------
-    def compile_for_training(
-        self, learning_rate=1e-3, jit_compile: bool = False, steps_per_execution: int = 1
-    ):
-        """Compiles with Adam at ``learning_rate`` (families with more optimizers override).
+    def compile_for_training(self, settings: TrainingSettings):
+        """Compiles for a run: one Adam optimizer (families with more optimizers override).
 
         Args:
-            learning_rate: A float or a
-                ``keras.optimizers.schedules.LearningRateSchedule`` of the
-                optimizer's step (see :func:`genkeras.training.learning_rate_schedule`).
-            jit_compile: Compile ``train_step``/``test_step`` with XLA.
-            steps_per_execution: Training steps per call of the compiled function.
+            settings: The run's :class:`TrainingSettings`.
         """
         self.compile(
-            optimizer=keras.optimizers.Adam(learning_rate),
-            jit_compile=jit_compile,
-            steps_per_execution=steps_per_execution,
+            optimizer=self.make_optimizer(settings),
+            jit_compile=settings.jit,
+            steps_per_execution=settings.steps_per_execution,
         )
+
+    def make_optimizer(self, settings: TrainingSettings, updates_per_step: int = 1, **adam):
+        """The run's Adam optimizer (every family's optimizers come from here).
+
+        Its learning rate is ``settings.learning_rate_schedule(updates_per_step)``;
+        under the ``mixed_float16`` policy it is wrapped in a
+        ``keras.optimizers.LossScaleOptimizer`` (small float16 gradients do not
+        underflow; :meth:`optimize` scales the loss). It also sets
+        :attr:`grad_clip` from ``settings``.
+
+        Args:
+            settings: The run's :class:`TrainingSettings`.
+            updates_per_step: Updates this optimizer makes per training step.
+            **adam: Passed to ``keras.optimizers.Adam`` (``beta_1``...).
+        """
+        self.grad_clip = settings.grad_clip
+        optimizer = keras.optimizers.Adam(settings.learning_rate_schedule(updates_per_step), **adam)
+        if self.dtype_policy.name == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
 
     def optimizer_slots(self) -> list[tuple[str, Any, list]]:
         """Returns ``(name, optimizer, variables)`` for each optimizer of the model.
@@ -308,26 +375,87 @@ class GenerativeModel(keras.Model):
         mixture seeds its components with k-means here.
         """
 
-    def callbacks(self, run_dir: str) -> list:
-        """The family's own Keras callbacks for a run writing into ``run_dir`` (default: none)."""
+    def callbacks(self, run_dir: str | None) -> list:
+        """The family's own Keras callbacks (default: none).
+
+        They run on every worker of a multi-worker run, as every callback of
+        ``fit`` does; ``run_dir`` is the run folder on the worker that writes
+        it and ``None`` on the others (a callback that records something for
+        the run folder's figures has nothing to do there).
+        """
         return []
 
-    def gradient_loss(self, loss, optimizer=None):
-        """What a ``train_step`` differentiates for ``loss``: scaled for replicas and precision.
+    def make_train_function(self, force=False):
+        """Keras's train function; over several replicas, genkeras's own.
 
-        ``loss / replicas`` (see :meth:`replica_scale`) times the optimizer's
-        loss scale (``keras.optimizers.LossScaleOptimizer`` under the
-        ``mixed_float16`` policy keeps small float16 gradients from
-        underflowing; its ``apply_gradients`` divides the scale out again and
-        skips a step whose gradients overflowed). Call it inside the tape.
+        See :func:`genkeras.run.distribute.step_function`.
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        from genkeras.run import distribute
+
+        if not distribute.replicated(self.distribute_strategy):
+            return super().make_train_function(force)
+        self.train_function = distribute.step_function(
+            self, self.train_step, self.steps_per_execution
+        )
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        """Keras's test function; over several replicas, genkeras's (one batch per call)."""
+        if self.test_function is not None and not force:
+            return self.test_function
+        from genkeras.run import distribute
+
+        if not distribute.replicated(self.distribute_strategy):
+            return super().make_test_function(force)
+        self.test_function = distribute.step_function(self, self.test_step, 1)
+        return self.test_function
+
+    def optimize(self, loss_fn, variables=None, optimizer=None):
+        """The one gradient step every ``train_step`` takes: differentiate, scale, clip, apply.
+
+        ``loss_fn()`` returns the mean loss of this replica's batch (a float32
+        scalar), or ``(loss, aux)`` with ``aux`` any tensors the step needs
+        afterwards (per-example terms for the trackers). Then:
+
+        * the loss is divided by the number of replicas in sync (gradients
+          are summed across replicas, so an update is the one-device update
+          on the global batch) and multiplied by the optimizer's loss scale
+          (``LossScaleOptimizer`` under ``mixed_float16``, which divides it
+          out again and skips a step whose gradients overflowed);
+        * with :attr:`grad_clip`, the global gradient (summed over replicas,
+          loss scale divided out) is clipped to that norm;
+        * ``optimizer.apply_gradients`` updates ``variables``.
 
         Args:
-            loss: The mean loss of this replica's batch (a float32 scalar).
-            optimizer: The optimizer that applies the gradients (default
-                ``self.optimizer``).
+            loss_fn: A function of no arguments (called once, inside the tape).
+            variables: What to update (default ``self.trainable_variables``).
+            optimizer: The optimizer (default ``self.optimizer``).
+
+        Returns:
+            What ``loss_fn`` returned.
         """
+        import tensorflow as tf
+
         optimizer = self.optimizer if optimizer is None else optimizer
-        return optimizer.scale_loss(self.replica_scale(loss))
+        variables = list(self.trainable_variables if variables is None else variables)
+
+        def differentiate():
+            with tf.GradientTape() as tape:
+                out = loss_fn()
+                loss = out[0] if isinstance(out, tuple) else out
+                scaled = optimizer.scale_loss(self.replica_scale(loss))
+            return tape.gradient(scaled, variables), out
+
+        if self.xla_gradients:
+            grads, out = tf.function(differentiate, jit_compile=True, autograph=False)()
+        else:
+            grads, out = differentiate()
+        if self.grad_clip is not None:
+            grads = _clip_global_norm(grads, self.grad_clip, optimizer)
+        optimizer.apply_gradients(zip(grads, variables))
+        return out
 
     @staticmethod
     def replica_scale(loss):
@@ -401,26 +529,20 @@ class GenerativeModel(keras.Model):
         return tf.constant([int(seed), 0], tf.int32)
 
     # -- evaluation, figures, loading ---------------------------------------------------------
-    def evaluation_metrics(
-        self, spec, batch_size: int = 256, cache_dir: str | None = None
-    ) -> dict[str, float]:
-        """Computes the family's test-split metrics as a flat dict of numbers.
+    def evaluation_metrics(self, spec, batch_size: int = 256, **kwargs) -> dict[str, float]:
+        """Computes the family's own test-split metrics as a flat dict of numbers.
+
+        Likelihoods, bounds and what only this family knows; the runner (and
+        ``genkeras evaluate``) adds the sample-quality scores every family
+        gets (:func:`genkeras.evaluation.samples.sample_quality`), so do not
+        compute those here.
 
         Args:
             spec: The :class:`genkeras.data.DataSpec`.
             batch_size: Examples per evaluation pass.
-            cache_dir: A folder where expensive helpers may be cached (the
-                run folder; the GAN keeps its coverage classifier there).
+            **kwargs: Arguments a later genkeras may pass (ignore what you do not know).
         """
         raise NotImplementedError(f"{type(self).__name__} must implement evaluation_metrics().")
-
-    def prepare_evaluation(self) -> None:
-        """Compiles what :meth:`evaluation_metrics` will run, before it runs (default: nothing).
-
-        With :attr:`concurrent_evaluation`, the runner calls it on a worker
-        thread once the first epoch has trained, so tracing costs no time at
-        the end of the run. It must not change the weights or random state.
-        """
 
     def write_figures(self, spec, out_dir) -> list[str]:
         """Writes family-specific figures into ``out_dir``; returns the file names."""
@@ -435,7 +557,8 @@ class GenerativeModel(keras.Model):
 
         Raises:
             FileNotFoundError: If the run saved no model.
-            ValueError: If the file is corrupt, holds code, or holds another model.
+            genkeras.errors.RunFolderError: If the file is corrupt, holds code, or
+                holds another model.
         """
         path = os.path.join(run_dir, MODEL_FILE)
         if not os.path.exists(path):
@@ -446,3 +569,29 @@ class GenerativeModel(keras.Model):
     def bits_per_dim(nats_per_example, num_dims: int):
         """Converts an NLL in nats per example to bits per dimension (floats or tensors)."""
         return nats_per_example / (num_dims * LN2)
+
+
+def _clip_global_norm(grads, clip: float, optimizer):
+    """Scales ``grads`` so that the global gradient's norm (loss scale divided out) is <= ``clip``.
+
+    Over several replicas the norm is that of the sum of every replica's
+    gradient (what the update applies), so each replica all-reduces first and
+    hands the optimizer its ``1/replicas`` share of the clipped sum (the
+    optimizer sums the shares again).
+    """
+    import tensorflow as tf
+
+    pairs = [(i, g) for i, g in enumerate(grads) if g is not None]
+    values = [g for _, g in pairs]
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas > 1:
+        values = tf.distribute.get_replica_context().all_reduce("SUM", values)
+    scale = 1.0
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        scale = tf.cast(optimizer.dynamic_scale, tf.float32)
+    norm = tf.linalg.global_norm([tf.cast(v, tf.float32) for v in values]) / scale
+    factor = tf.minimum(1.0, clip / tf.maximum(norm, 1e-12)) / float(replicas)
+    out = list(grads)
+    for (i, _), v in zip(pairs, values):
+        out[i] = v * tf.cast(factor, v.dtype)
+    return out

@@ -1,7 +1,7 @@
 """The model families' hyperparameters, checkable before TensorFlow starts.
 
 Each family has one config dataclass, a :class:`ModelConfig` subclass whose
-fields are declared with :func:`genkeras.options.option`; every field is a
+fields are declared with :func:`genkeras.run.options.option`; every field is a
 ``genkeras run MODEL`` option (``latent_dim`` is ``--latent-dim``), and an
 unknown key is an error. The class also carries what the runner must know
 about the family *before* it builds the model (and so before TensorFlow is
@@ -25,7 +25,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from genkeras.options import check_fields, from_dict, option
+from genkeras.mixture.params import COVARIANCE_TYPES, INIT_METHODS
+from genkeras.run.options import check_fields, from_dict, option
 from genkeras.stabilizers.spec import parse_spec
 
 __all__ = [
@@ -40,11 +41,10 @@ __all__ = [
     "PixelRNNConfig",
     "VAEConfig",
     "config_from_dict",
+    "option",
 ]
 
 GENERATOR_LOSSES = ("non-saturating", "minimax")
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-INIT_METHODS = ("kmeans", "random")
 
 
 def config_from_dict(config_class, values):
@@ -66,7 +66,7 @@ class ModelConfig:
     """Base class of the families' config dataclasses (no options of its own).
 
     Subclasses declare their options as fields with
-    :func:`genkeras.options.option` and may set the class attributes below.
+    :func:`genkeras.run.options.option` and may set the class attributes below.
     A subclass that defines ``__post_init__`` calls ``super().__post_init__()``
     first, which checks every field's type, choices and range.
     """

@@ -72,11 +72,12 @@ from genkeras.models.base import MODEL_FILE, GenerativeModel
 from genkeras.models.config import GENERATOR_LOSSES, GANConfig
 from genkeras.models.gan_loading import missing_stabilizers
 from genkeras.models.gan_networks import build_generator, build_trunk
-from genkeras.models.gan_report import GANSnapshots, sample_quality_metrics, write_figures
+from genkeras.models.gan_report import GANSnapshots, stabilizer_metrics, write_figures
 from genkeras.stabilizers.base import StabilizerContext, bce_with_logits
 from genkeras.stabilizers.stack import StabilizerStack
 
 __all__ = [
+    "GAME_METRICS",
     "GAN",
     "GANConfig",
     "GANSnapshots",
@@ -85,6 +86,10 @@ __all__ = [
     "discriminator_adversarial_loss",
     "missing_stabilizers",
 ]
+
+
+#: The game's own tracked values (each stabilizer adds its own after them).
+GAME_METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
 
 
 def discriminator_adversarial_loss(real_logits, fake_logits):
@@ -178,8 +183,8 @@ class GAN(GenerativeModel):
             0, dtype="int64", trainable=False, aggregation="only_first_replica", name="step"
         )
         self._store = _Store()
-        names = ["loss", "d_loss", "g_loss", "d_real", "d_fake"]
-        self.trackers = [keras.metrics.Mean(name=n) for n in names] + self.stabilizers.trackers
+        self.trackers = [keras.metrics.Mean(name=n) for n in GAME_METRICS]
+        self.trackers += self.stabilizers.trackers
         self.d_optimizer = None
         self.g_optimizer = None
         self._gan_compile_config = None
@@ -320,45 +325,48 @@ class GAN(GenerativeModel):
     def metrics(self):
         """Trackers reset by ``fit`` each epoch.
 
-        ``loss`` (``d_loss + g_loss``, watched for NaNs), ``d_loss``, ``g_loss``,
-        ``d_real`` / ``d_fake`` (mean ``D(x)`` and ``D(G(z))``), then each
-        stabilizer's terms ``<name>_d`` / ``<name>_g`` and tracked values.
+        ``d_loss`` and ``g_loss`` (each player's total loss), ``d_real`` /
+        ``d_fake`` (mean ``D(x)`` and ``D(G(z))``), then each stabilizer's terms
+        ``<name>_d`` / ``<name>_g`` and tracked values.
         """
         return list(self.trackers)
 
-    def _update_trackers(self, ctx, d_loss, g_loss, terms):
+    def step_values(self, ctx, d_loss, g_loss, terms) -> dict:
+        """Every tracked value of one step, ``{tracker name: scalar}``, plus its ``weight``.
+
+        A test batch smaller than one pack (PacGAN) gives the discriminator no
+        input: its values (means over nothing) get weight 0, so they are left
+        out of the epoch's means rather than averaged in as NaN.
+        """
         values = {
-            "loss": d_loss + g_loss,
             "d_loss": d_loss,
             "g_loss": g_loss,
             "d_real": tf.reduce_mean(tf.sigmoid(ctx.real_logits)),
             "d_fake": tf.reduce_mean(tf.sigmoid(ctx.fake_logits)),
+            **self.stabilizers.tracked_values(ctx, terms),
         }
-        # A test batch smaller than one pack (PacGAN) gives the discriminator no
-        # input: its values (means over nothing) are left out, not averaged in as NaN.
-        weight = tf.cast(tf.size(ctx.real_logits) > 0, tf.float32)
-        for tracker in self.trackers[: len(values)]:
-            value = values[tracker.name]
-            tracker.update_state(tf.where(weight > 0, value, 0.0), sample_weight=weight)
-        self.stabilizers.update_trackers(ctx, terms, weight)
+        return {"weight": tf.cast(tf.size(ctx.real_logits) > 0, tf.float32), **values}
+
+    def _update_trackers(self, values):
+        weight = values["weight"]
+        for tracker in self.trackers:
+            if tracker.name in values:
+                value = tf.where(weight > 0, tf.cast(values[tracker.name], tf.float32), 0.0)
+                tracker.update_state(value, sample_weight=weight)
         return {m.name: m.result() for m in self.metrics}
 
     # -- training ----------------------------------------------------------------------------------
-    def compile(self, d_optimizer=None, g_optimizer=None, jit_compile="auto", **kwargs):
-        """Configures the two players' optimizers.
+    def compile(self, d_optimizer, g_optimizer, jit_compile="auto", **kwargs):
+        """Configures the two players' optimizers (as keras-io's DCGAN example does).
 
         Args:
-            d_optimizer: The discriminator's optimizer (name, config or
-                instance; default Adam(2e-4, β₁ = ``beta_1``)).
-            g_optimizer: The generator's optimizer (same default).
+            d_optimizer: The discriminator's optimizer (name, config or instance).
+            g_optimizer: The generator's optimizer.
             jit_compile: Compile the steps with XLA (``"auto"``: Keras decides).
             **kwargs: Passed to ``keras.Model.compile`` (e.g. ``steps_per_execution``).
         """
 
         def make(opt):
-            if opt is None:
-                rate = self.cfg.run_defaults["learning_rate"]
-                opt = keras.optimizers.Adam(rate, beta_1=self.cfg.beta_1)
             opt = keras.optimizers.get(opt)
             scaled = isinstance(opt, keras.optimizers.LossScaleOptimizer)
             if self.dtype_policy.name == "mixed_float16" and not scaled:
@@ -391,30 +399,22 @@ class GAN(GenerativeModel):
         g_opt = keras.optimizers.deserialize(config.pop("g_optimizer"))
         self.compile(d_optimizer=d_opt, g_optimizer=g_opt, **config)
 
-    def compile_for_training(
-        self, learning_rate=2e-4, jit_compile: bool = False, steps_per_execution: int = 1
-    ):
-        """Compiles with Adam(``learning_rate``, β₁ = ``beta_1``) for both players.
+    def compile_for_training(self, settings):
+        """Compiles with Adam(β₁ = ``beta_1``) for both players at the run's learning rate.
+
+        The discriminator steps ``d_steps`` times per generator step, so a
+        decaying learning rate is spread over ``d_steps`` times as many of its
+        updates: both players decay over the same run.
 
         Args:
-            learning_rate: Both players' learning rate: a float or a
-                ``LearningRateSchedule`` of the generator's step. The
-                discriminator steps ``d_steps`` times per generator step, so a
-                schedule with ``decay_steps`` is stretched to
-                ``d_steps · decay_steps`` for it (both decay over the same run).
-            jit_compile: Compile the steps with XLA.
-            steps_per_execution: Training steps per call of the compiled function.
+            settings: The run's :class:`~genkeras.models.base.TrainingSettings`.
         """
-        d_rate = learning_rate
-        config = learning_rate.get_config() if hasattr(learning_rate, "get_config") else {}
-        if self.cfg.d_steps > 1 and "decay_steps" in config:
-            config["decay_steps"] *= self.cfg.d_steps
-            d_rate = type(learning_rate).from_config(config)
+        beta_1 = self.cfg.beta_1
         self.compile(
-            d_optimizer=keras.optimizers.Adam(d_rate, beta_1=self.cfg.beta_1),
-            g_optimizer=keras.optimizers.Adam(learning_rate, beta_1=self.cfg.beta_1),
-            jit_compile=jit_compile,
-            steps_per_execution=steps_per_execution,
+            d_optimizer=self.make_optimizer(settings, self.cfg.d_steps, beta_1=beta_1),
+            g_optimizer=self.make_optimizer(settings, beta_1=beta_1),
+            jit_compile=settings.jit,
+            steps_per_execution=settings.steps_per_execution,
         )
 
     def optimizer_slots(self):
@@ -427,7 +427,8 @@ class GAN(GenerativeModel):
     def train_step(self, data):
         """``d_steps`` discriminator updates, one generator update, then stabilizer updates.
 
-        The stabilizers' hooks run in the order written out in
+        Each update is one :meth:`~genkeras.models.base.GenerativeModel.optimize`
+        call. The stabilizers' hooks run in the order written out in
         :mod:`genkeras.stabilizers.stack`. Batches are ``x`` or ``(x, y)``
         (labels are ignored).
         """
@@ -435,28 +436,29 @@ class GAN(GenerativeModel):
         x, _ = self.unpack(data)
         real = self.to_model_range(x)  # (batch, *data_shape)
         n = tf.shape(real)[0]
-        d_vars = self.discriminator_variables
-        g_vars = self.generator_variables
         for _ in range(self.cfg.d_steps):
             fake = self.generator(self.noise(n), training=True)
-            with tf.GradientTape() as tape:
+
+            def d_loss_fn(fake=fake):
                 ctx = self.context(real, fake, training=True, player="discriminator")
-                d_loss, d_terms = self.discriminator_loss(ctx)
-                scaled = self.gradient_loss(d_loss, self.d_optimizer)  # differentiated
-            grads = tape.gradient(scaled, d_vars)
-            self.d_optimizer.apply_gradients(zip(grads, d_vars))
+                return self.discriminator_loss(ctx)
+
+            d_loss, d_terms = self.optimize(
+                d_loss_fn, self.discriminator_variables, self.d_optimizer
+            )
             self.stabilizers.after_discriminator_step(self)
         z = self.noise(n)
-        with tf.GradientTape() as tape:
+
+        def g_loss_fn():
             fake = self.generator(z, training=True)
             ctx = self.context(real, fake, training=True, player="generator")
             g_loss, g_terms = self.generator_loss(ctx)
-            scaled = self.gradient_loss(g_loss, self.g_optimizer)
-        grads = tape.gradient(scaled, g_vars)
-        self.g_optimizer.apply_gradients(zip(grads, g_vars))
+            return g_loss, self.step_values(ctx, d_loss, g_loss, {**d_terms, **g_terms})
+
+        _, values = self.optimize(g_loss_fn, self.generator_variables, self.g_optimizer)
         self.stabilizers.after_step(self)
         self.step_counter.assign_add(1)
-        return self._update_trackers(ctx, d_loss, g_loss, {**d_terms, **g_terms})
+        return self._update_trackers(values)
 
     def test_step(self, data):
         """Both players' losses on a test batch and fresh noise, without updates."""
@@ -467,7 +469,7 @@ class GAN(GenerativeModel):
         ctx = self.context(real, fake, training=False, player="evaluation")
         d_loss, d_terms = self.discriminator_loss(ctx)
         g_loss, g_terms = self.generator_loss(ctx)
-        return self._update_trackers(ctx, d_loss, g_loss, {**d_terms, **g_terms})
+        return self._update_trackers(self.step_values(ctx, d_loss, g_loss, {**d_terms, **g_terms}))
 
     # -- sampling ----------------------------------------------------------------------------------
     def generate(self, z):
@@ -493,8 +495,10 @@ class GAN(GenerativeModel):
         return tf.concat(parts, axis=0)
 
     # -- evaluation and figures ----------------------------------------------------------------
-    def callbacks(self, run_dir: str) -> list:
-        """:class:`GANSnapshots`, whose samples make the mode-collapse figure."""
+    def callbacks(self, run_dir: str | None) -> list:
+        """:class:`GANSnapshots`, whose samples make the mode-collapse figure (when writing one)."""
+        if run_dir is None:
+            return []
         return [GANSnapshots(num=2500 if not self.is_image else 16)]
 
     @property
@@ -502,43 +506,26 @@ class GAN(GenerativeModel):
         """``(epoch, samples)`` pairs recorded by :class:`GANSnapshots` during ``fit``."""
         return self._store.snapshots
 
-    def evaluation_metrics(
-        self,
-        spec,
-        batch_size: int = 256,
-        cache_dir: str | None = None,
-        num_samples: int = 2500,
-        seed: int = 0,
-    ) -> dict[str, float]:
-        """Sample-quality metrics: the dataset's, the classifier's and the stabilizers'.
+    def evaluation_metrics(self, spec, batch_size: int = 256, seed: int = 0, **kwargs):
+        """Every stabilizer's evaluation metrics, prefixed by its metric prefix.
 
-        A GAN has no likelihood, so no NLL is reported. Scored are
-        ``num_samples`` samples (seeded):
-
-        * the dataset's own metrics, :func:`genkeras.metrics.dataset_metrics`:
-          mode coverage for data with mode centres (``ring``, ``grid``: keys
-          ``modes_covered``, ``num_modes``, ``high_quality_fraction``,
-          ``reverse_kl``) and whatever the dataset's
-          ``DataSpec.evaluate_samples`` returns;
-        * for labelled images, :func:`genkeras.metrics.classifier_coverage`
-          with a small classifier cached in ``cache_dir`` (the run folder, when
-          the runner or ``genkeras evaluate`` calls it);
-        * every stabilizer's ``evaluation_metrics``, prefixed by its metric
-          prefix (``wgan_gp_wasserstein``). A GAN loaded without some of its
-          stabilizers (:attr:`missing_stabilizers`) leaves these out, with a
-          warning naming the missing ones.
+        A GAN has no likelihood, so no NLL is reported; what it is judged by --
+        mode coverage, the classifier's classes -- is the sample quality the
+        runner computes for every family (:mod:`genkeras.evaluation`). The
+        stabilizers score 2,500 seeded samples (``wgan_gp_wasserstein``...). A
+        GAN loaded without some of its stabilizers (:attr:`missing_stabilizers`)
+        leaves these out, with a warning naming the missing ones.
 
         Args:
             spec: The :class:`genkeras.data.DataSpec`.
             batch_size: Unused (samples are scored in one pass).
-            cache_dir: Where the coverage classifier is cached (``None``: not cached).
-            num_samples: Generated samples scored (2,500 in the protocol).
             seed: Seed of the samples.
+            **kwargs: Ignored (arguments a later genkeras may pass).
 
         Returns:
             A flat dict of floats.
         """
-        return sample_quality_metrics(self, spec, cache_dir, num_samples, seed)
+        return stabilizer_metrics(self, spec, seed)
 
     def write_figures(self, spec, out_dir) -> list[str]:
         """Writes the data-vs-samples figure with training snapshots.
@@ -584,8 +571,4 @@ class GAN(GenerativeModel):
         missing = missing_stabilizers(saved["config"].get("stabilizers", ()))
         if not missing:
             return super().load_saved(run_dir)
-        return cls.generator_only(path, saved, missing)
-
-    # gan_loading.generator_only as a classmethod, docstring included (a `#:` comment
-    # here would replace that docstring in the API docs).
-    generator_only = classmethod(gan_loading.generator_only)
+        return gan_loading.generator_only(cls, path, saved, missing)

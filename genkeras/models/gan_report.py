@@ -17,36 +17,26 @@ from genkeras import plots
 
 __all__ = [
     "GANSnapshots",
-    "sample_quality_metrics",
+    "stabilizer_metrics",
     "snapshots_2d",
     "snapshots_images",
     "write_figures",
 ]
 
 
-def sample_quality_metrics(gan, spec, cache_dir, num_samples: int, seed: int) -> dict:
+def stabilizer_metrics(gan, spec, seed: int, num_samples: int = 2500) -> dict:
     """The body of :meth:`genkeras.models.gan.GAN.evaluation_metrics` (documented there)."""
-    from genkeras import metrics as metrics_lib
-
-    samples = gan.sample(num_samples, seed=seed).numpy()
-    result: dict[str, float] = {"num_samples": int(num_samples)}
-    metrics_lib.merge_metrics(result, metrics_lib.dataset_metrics(spec, samples), "dataset")
-    if gan.is_image and spec.y_train is not None and spec.num_classes:
-        classifier, accuracy = metrics_lib.coverage_classifier(spec, cache_dir=cache_dir)
-        result.update(
-            metrics_lib.classifier_coverage(samples, classifier, spec.levels, spec.num_classes)
-        )
-        result["classifier_test_accuracy"] = accuracy
     if gan.missing_stabilizers:
         warnings.warn(
             "the stabilizers' evaluation metrics are left out: this GAN was loaded without "
             f"the stabilizer plugin(s) {', '.join(gan.missing_stabilizers)} (not installed)",
             stacklevel=3,
         )
-    else:
-        stabilizer_metrics = gan.stabilizers.evaluation_metrics(gan, spec, samples)
-        metrics_lib.merge_metrics(result, stabilizer_metrics, "stabilizer")
-    return result
+        return {}
+    if not len(gan.stabilizers):
+        return {}
+    samples = gan.sample(num_samples, seed=seed).numpy()
+    return gan.stabilizers.evaluation_metrics(gan, spec, samples)
 
 
 def write_figures(gan, spec, out_dir) -> list[str]:

@@ -7,7 +7,7 @@ non-trainable variables -- the weights ``π``, means ``μ`` and covariances
 ``Σ`` -- and whose ``train_step`` is **one EM iteration over the whole
 training split**: an E-step streamed over chunks of ``batch_size`` points,
 then the closed-form M-step. So one epoch is one EM iteration, and the run
-gets what every family gets from :func:`genkeras.training.run`: a history row
+gets what every family gets from :func:`genkeras.run.lifecycle.run`: a history row
 per iteration (``loglik``, the mean train log-likelihood before the M-step,
 which EM never decreases, and ``val_loglik`` on the test split), checkpoints
 and exact ``--resume``, ``model.keras``, sample grids and curves.
@@ -42,8 +42,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from genkeras import em
-from genkeras.mixture import GaussianMixture
+from genkeras.errors import TrainingDivergedError
+from genkeras.mixture import em
+from genkeras.mixture.estimator import GaussianMixture
 from genkeras.models.base import GenerativeModel
 from genkeras.models.config import GMMConfig, config_from_dict
 
@@ -161,15 +162,23 @@ class GMM(GenerativeModel):
         return 1
 
     # -- training ---------------------------------------------------------------------------------
-    def compile_for_training(self, learning_rate=None, jit_compile=False, steps_per_execution=1):
+    def compile_for_training(self, settings):
         """Compiles the EM step (no optimizer: the M-step is closed-form).
 
+        The run's learning rate and its decay do not apply (EM takes no steps
+        along a gradient).
+
         Raises:
-            ValueError: For ``jit_compile`` (the streamed pass has data-dependent
-                chunk shapes) or a strategy with several replicas (EM needs the
-                statistics of the whole split in one place).
+            ValueError: For ``jit`` (the streamed pass has data-dependent chunk
+                shapes), ``grad_clip`` (EM has no gradient) or a strategy with
+                several replicas (EM needs the statistics of the whole split in
+                one place).
         """
-        if jit_compile:
+        if settings.grad_clip is not None:
+            raise ValueError(
+                "gmm has no gradients to clip: EM's M-step is closed-form. Drop --grad-clip."
+            )
+        if settings.jit:
             raise ValueError(
                 "gmm does not support --jit: its streamed E-step slices the data into "
                 "chunks of data-dependent size, which XLA cannot compile."
@@ -203,7 +212,7 @@ class GMM(GenerativeModel):
         for variable, value in zip((self.mix_weights, self.means, self.covariances), start):
             variable.assign(value)
 
-    def callbacks(self, run_dir: str) -> list:
+    def callbacks(self, run_dir: str | None) -> list:
         """:class:`EMConvergence`: stop when ``train_step`` found EM converged."""
         return [EMConvergence()]
 
@@ -255,11 +264,11 @@ class GMM(GenerativeModel):
         return {"loglik": self.loglik_tracker.result()}
 
     def fit(self, *args, **kwargs):
-        """``keras.Model.fit``; a covariance that is no longer positive definite: ``ValueError``."""
+        """``keras.Model.fit``; a covariance no longer positive definite: a diverged run."""
         try:
             return super().fit(*args, **kwargs)
         except tf.errors.InvalidArgumentError as exc:
-            raise ValueError(
+            raise TrainingDivergedError(
                 f"EM failed ({str(exc).splitlines()[0][:200]}): a covariance stopped being "
                 "positive definite. Try a larger --reg-covar. "
                 f"Received: reg_covar={self.cfg.reg_covar}"
@@ -277,7 +286,7 @@ class GMM(GenerativeModel):
             x = tf.clip_by_value(tf.floor(x), 0.0, float(self.levels - 1))
         return tf.reshape(x, (n,) + self.data_shape)
 
-    def evaluation_metrics(self, spec, batch_size: int = 256, cache_dir=None):
+    def evaluation_metrics(self, spec, batch_size: int = 256, **kwargs):
         """Test and train mean log-likelihood, NLL, BIC, AIC and EM iterations.
 
         ``nll_nats`` is ``-test_loglik`` (nats per example). For discrete data

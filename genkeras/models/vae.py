@@ -65,10 +65,45 @@ from genkeras.models.distributions import Categorical
 
 tfd = tfp.distributions
 
-__all__ = ["IWAE_DECODES_PER_PASS", "VAE", "VAEConfig", "build_networks", "parameters_per_dim"]
+__all__ = [
+    "IWAE_DECODES_PER_PASS",
+    "VAE",
+    "VAEConfig",
+    "active_units",
+    "build_networks",
+    "parameters_per_dim",
+]
 
 #: Latent codes the IWAE bound decodes per pass (chunk · batch), see :meth:`VAE.iwae_bound`.
 IWAE_DECODES_PER_PASS = 4096
+#: The seed of the validation pass's noise (``test_step``).
+VALIDATION_SEED = 7919
+
+
+def active_units(codes, threshold: float = 0.01) -> int:
+    """Latent units in use, as Burda et al. (2016) count them.
+
+    Unit ``u`` is active if ``Cov_x(E_{q(z|x)}[z_u]) > threshold``: the
+    posterior mean moves with the input. A collapsed unit has a posterior
+    equal to the prior whatever ``x`` is, so its mean does not vary.
+
+    Args:
+        codes: ``(n, d)`` posterior means ``E_q[z | x_i]`` of ``n`` examples.
+        threshold: Variance above which a unit counts (0.01 in the paper).
+
+    Returns:
+        The number of active units, between 0 and ``d``.
+
+    Example:
+
+    >>> codes = np.stack([np.linspace(-1, 1, 50), np.full(50, 0.3)], axis=1)
+    >>> active_units(codes)
+    1
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim != 2 or len(codes) < 2:
+        raise ValueError(f"codes must be (n >= 2, d). Received: shape={codes.shape}")
+    return int(np.count_nonzero(codes.var(axis=0) > threshold))
 
 
 def parameters_per_dim(data_shape, levels: int | None) -> int:
@@ -183,7 +218,6 @@ class VAE(GenerativeModel):
     config_class = VAEConfig
     sample_options = {"mean": "Return the decoder mean E[x|z] instead of a draw of p(x|z)."}
     display_options = {"mean": True}
-    concurrent_evaluation = True  # evaluation and figures only read the weights
 
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
         super().__init__(data_shape, levels, config, num_classes, **kwargs)
@@ -284,18 +318,22 @@ class VAE(GenerativeModel):
     def train_step(self, data):
         """One gradient step on ``−E[log p(x|z)] + β_t KL`` for a batch."""
         x, _ = self.unpack(data)
-        with tf.GradientTape() as tape:
+
+        def loss():
             log_lik, kl = self._terms(x)
-            loss = tf.reduce_mean(-log_lik + self.kl_weight() * kl)
-            scaled = self.gradient_loss(loss)
-        grads = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+            return tf.reduce_mean(-log_lik + self.kl_weight() * kl), (log_lik, kl)
+
+        _, (log_lik, kl) = self.optimize(loss)
         return self._update(log_lik, kl)
 
     def test_step(self, data):
-        """Computes the same terms on a test batch without updating weights."""
+        """Computes the same terms on a test batch without updating weights.
+
+        Its noise comes from a fixed seed of its own, not from the training
+        seed generator, so how often validation runs changes nothing in training.
+        """
         x, _ = self.unpack(data)
-        return self._update(*self._terms(x))
+        return self._update(*self._terms(x, seed=tf.constant([VALIDATION_SEED, 0], tf.int32)))
 
     # -- evaluation ------------------------------------------------------------------
     # ``autograph=False``: the loop is an explicit ``tf.while_loop``, and AutoGraph's
@@ -355,46 +393,28 @@ class VAE(GenerativeModel):
         )
         return iwae(x, tf.constant(k), tf.constant(chunk), tf.constant(int(seed), tf.int32))
 
-    def prepare_evaluation(self) -> None:
-        """Traces the IWAE bound and runs it once on one example (about 0.6 s here)."""
-        self.iwae_bound(np.zeros((1, *self.data_shape), np.float32), k=1)
-
     def evaluation_metrics(
-        self,
-        spec,
-        batch_size: int = 256,
-        cache_dir: str | None = None,
-        k: int | None = None,
-        seed: int = 0,
+        self, spec, batch_size: int = 256, k: int | None = None, seed: int = 0, **kwargs
     ) -> dict[str, float]:
-        """Test-split ELBO and IWAE-k bound, active units and, on labelled images, sample classes.
+        """Test-split ELBO and IWAE-k bound, their terms, and the active latent units.
 
         Args:
             spec: The :class:`genkeras.data.DataSpec`.
             batch_size: Examples per pass.
-            cache_dir: Unused (the digits classifier is cached per user,
-                :func:`genkeras.metrics.classifier_cache`).
             k: Importance samples (default ``config.iwae_samples``).
-            seed: Seed of the Monte Carlo estimates and of the scored samples.
+            seed: Seed of the Monte Carlo estimates.
+            **kwargs: Ignored (arguments a later genkeras may pass).
 
         Returns:
             ``elbo_nats``, ``iwae_nats`` (``iwae_k``), their ``*_bits_per_dim``
             (of the negative bounds: upper bounds on the NLL), ``kl_nats``,
-            ``reconstruction_nats`` (ELBO = −reconstruction − KL), ``num_test``,
-            ``active_units`` (Burda et al. 2016) and, for labelled images,
-            what the coverage classifier says of 1,000 samples as
-            ``samples.png`` shows them: ``sample_classes_covered`` (classes
-            with at least 2 % of them), ``sample_class_kl`` (to uniform),
-            ``sample_classifier_confidence`` and ``classifier_test_accuracy``.
+            ``reconstruction_nats`` (ELBO = −reconstruction − KL), ``num_test``
+            and ``active_units`` (Burda et al. 2016).
         """
-        from genkeras import metrics as metrics_lib
-        from genkeras.runtime import progress
+        from genkeras.run.runtime import progress
 
         k = int(k or self.cfg.iwae_samples)
         elbos, iwaes, kls, codes = [], [], [], []
-        # NumPy slices, not a tf.data pipeline: on the runner's worker thread (see
-        # concurrent_evaluation), the pipeline's prefetch at times held a batch
-        # back for 5 s while the main thread drew the figures.
         x_test = spec.x_test.astype(np.float32)
         starts = range(0, len(x_test), batch_size)
         label = f"IWAE-{k} bound on the test split"
@@ -409,7 +429,7 @@ class VAE(GenerativeModel):
         iwae = float(tf.reduce_mean(tf.concat(iwaes, 0)))
         kl = float(tf.reduce_mean(tf.concat(kls, 0)))
         dims = int(np.prod(self.data_shape))
-        result = {
+        return {
             "elbo_nats": elbo,
             "elbo_bits_per_dim": self.bits_per_dim(-elbo, dims),
             "iwae_nats": iwae,
@@ -418,52 +438,24 @@ class VAE(GenerativeModel):
             "kl_nats": kl,
             "reconstruction_nats": -elbo - kl,  # ELBO = E[log p(x|z)] - KL
             "num_test": int(len(spec.x_test)),
-            "active_units": metrics_lib.active_units(tf.concat(codes, 0).numpy()),
+            "active_units": active_units(tf.concat(codes, 0).numpy()),
         }
-        if self.is_image and spec.y_train is not None and spec.num_classes:
-            result.update(self.sample_classes(spec, seed=seed))
-        return result
 
     def _classifier(self, spec):
         """``images -> classes`` with the coverage classifier (labelled images), else ``None``."""
         if spec.y_train is None or not spec.num_classes:
             return None
-        from genkeras import metrics as metrics_lib
+        from genkeras.evaluation import classifier as classifier_lib
 
-        classifier, _ = metrics_lib.coverage_classifier(
-            spec, cache_dir=metrics_lib.classifier_cache(spec)
+        model, _ = classifier_lib.coverage_classifier(
+            spec, cache_dir=classifier_lib.classifier_cache(spec)
         )
         scale = 1.0 / (self.levels - 1) if self.levels else 1.0
 
         def classify(images):
-            return metrics_lib.classify(classifier, np.asarray(images) * scale).argmax(axis=1)
+            return classifier_lib.classify(model, np.asarray(images) * scale).argmax(axis=1)
 
         return classify
-
-    def sample_classes(self, spec, n: int = 1000, seed: int = 0) -> dict[str, float]:
-        """What the coverage classifier says of ``n`` samples as ``samples.png`` shows them.
-
-        Returns:
-            ``sample_classes_covered`` (classes with at least 2 % of the
-            samples), ``sample_class_kl`` (class histogram to uniform, nats),
-            ``sample_classifier_confidence`` (mean top probability) and
-            ``classifier_test_accuracy``.
-        """
-        from genkeras import metrics as metrics_lib
-
-        classifier, accuracy = metrics_lib.coverage_classifier(
-            spec, cache_dir=metrics_lib.classifier_cache(spec)
-        )
-        x = self.sample(n, seed=seed, **self.display_options).numpy()
-        coverage = metrics_lib.classifier_coverage(
-            x, classifier, spec.levels, spec.num_classes, min_fraction=0.02
-        )
-        return {
-            "sample_classes_covered": coverage["classes_covered"],
-            "sample_class_kl": coverage["class_kl"],
-            "sample_classifier_confidence": coverage["classifier_confidence"],
-            "classifier_test_accuracy": accuracy,
-        }
 
     # -- sampling and figures ---------------------------------------------------------
     def decode_mean(self, z):

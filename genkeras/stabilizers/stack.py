@@ -39,7 +39,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
-import tensorflow as tf
 
 from genkeras.stabilizers.base import StabilizerContext, build_stabilizer
 from genkeras.stabilizers.spec import metric_prefix
@@ -207,13 +206,15 @@ class StabilizerStack:
         for stab in self.layers:
             stab.after_step(gan)
 
-    def update_trackers(self, ctx: StabilizerContext, terms: dict[str, Any], weight=1.0) -> None:
-        """Updates the trackers with the loss ``terms`` and every ``tracked(ctx)`` value.
+    def tracked_values(self, ctx: StabilizerContext, terms: dict[str, Any]) -> dict[str, Any]:
+        """The loss ``terms`` and every stabilizer's ``tracked(ctx)``, by tracker name.
 
         Args:
             ctx: The context of the generator's update (or of ``test_step``).
             terms: The weighted loss terms, ``{metric name: scalar}``.
-            weight: The batch's weight in the epoch's means (0 leaves it out).
+
+        Returns:
+            ``{tracker name: scalar}`` for the trackers the stack owns.
 
         Raises:
             ValueError: If ``tracked`` returns a key missing from ``tracked_keys``.
@@ -228,11 +229,7 @@ class StabilizerStack:
                         "front from tracked_keys)."
                     )
                 values[f"{prefix}_{key}"] = value
-        weight = tf.convert_to_tensor(weight, tf.float32)
-        for name, value in values.items():
-            if name in self._tracker_index:
-                value = tf.where(weight > 0, tf.cast(value, tf.float32), 0.0)
-                self._tracker_index[name].update_state(value, sample_weight=weight)
+        return {name: value for name, value in values.items() if name in self._tracker_index}
 
     def evaluation_metrics(self, gan, spec, samples) -> dict[str, float]:
         """Every stabilizer's ``evaluation_metrics``, keys prefixed ``<prefix>_``.

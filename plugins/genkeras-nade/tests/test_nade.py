@@ -25,6 +25,7 @@ from genkeras_nade.model import NADE  # noqa: E402
 
 from genkeras import registry  # noqa: E402
 from genkeras.cli import main  # noqa: E402
+from genkeras.models.base import TrainingSettings  # noqa: E402
 
 
 def _random_nade(d=5, hidden=4, seed=0):
@@ -111,7 +112,7 @@ def test_trains_under_xla_and_round_trips(tmp_path):
     determinism = tf_config.is_op_determinism_enabled()
     tf_config.disable_op_determinism()
     try:
-        model.compile_for_training(3e-3, jit_compile=True)
+        model.compile_for_training(TrainingSettings(3e-3, jit=True))
         assert model.jit_compile
         model.fit(spec.train_dataset(32, 0, 0, 1), steps_per_epoch=20, epochs=1, verbose=0)
     finally:

@@ -9,6 +9,7 @@ keras = pytest.importorskip("keras")
 from genkeras_spectral_norm.stabilizer import SpectralNorm, power_iteration  # noqa: E402
 
 from genkeras import registry  # noqa: E402
+from genkeras.models.base import TrainingSettings  # noqa: E402
 from genkeras.models.gan import GAN  # noqa: E402
 
 
@@ -39,7 +40,7 @@ def test_kernels_are_projected_after_each_discriminator_step():
     )
     for v in gan.trunk.trainable_variables:  # blow the kernels up first
         v.assign(v * 5.0)
-    gan.compile_for_training(1e-3)
+    gan.compile_for_training(TrainingSettings(1e-3))
     x = np.random.default_rng(0).normal(size=(32, 2)).astype("float32")
     logs = gan.train_on_batch(x, return_dict=True)
     assert logs["spectral_norm_sigma_max"] > 2.0  # measured before the projection
@@ -59,7 +60,7 @@ def test_survives_save_and_load(tmp_path):
             "stabilizers": ["spectral-norm:bound=0.5"],
         },
     )
-    gan.compile_for_training(1e-3)
+    gan.compile_for_training(TrainingSettings(1e-3))
     gan.fit(np.ones((16, 2), "float32"), batch_size=8, epochs=1, verbose=0)
     gan.save(tmp_path / "gan.keras")
     loaded = keras.saving.load_model(tmp_path / "gan.keras")

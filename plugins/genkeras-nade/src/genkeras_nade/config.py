@@ -13,8 +13,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from genkeras.models.config import ModelConfig
-from genkeras.options import option
+from genkeras.models.config import ModelConfig, option
 
 __all__ = ["NADEConfig"]
 

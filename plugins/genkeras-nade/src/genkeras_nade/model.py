@@ -124,11 +124,8 @@ class NADE(GenerativeModel):
     def train_step(self, data):
         """One optimizer step on the mean negative log-likelihood (batches: ``x`` or ``(x, y)``)."""
         x, _ = self.unpack(data)
-        with tf.GradientTape() as tape:
-            nll = -tf.reduce_mean(self.log_prob(x))
-            loss = self.replica_scale(nll)
-        grads = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        # genkeras's one gradient step: replica and loss scaling, --grad-clip.
+        nll = self.optimize(lambda: -tf.reduce_mean(self.log_prob(x)))
         return self._update(nll)
 
     def test_step(self, data):
@@ -180,15 +177,13 @@ class NADE(GenerativeModel):
         return "NADE samples (binary)"
 
     # -- evaluation --------------------------------------------------------------------
-    def evaluation_metrics(
-        self, spec, batch_size: int = 256, cache_dir: str | None = None
-    ) -> dict[str, float]:
+    def evaluation_metrics(self, spec, batch_size: int = 256, **kwargs) -> dict[str, float]:
         """Exact test NLL in nats per example and bits per dimension.
 
         Args:
             spec: The :class:`genkeras.data.DataSpec` (binary).
             batch_size: Examples per pass.
-            cache_dir: Unused.
+            **kwargs: Ignored (arguments a later genkeras may pass).
 
         Returns:
             ``{"nll_nats", "bits_per_dim", "num_test"}``.

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from genkeras.data import DataSpec
-from genkeras.metrics import histogram_kl_to_uniform
+from genkeras.evaluation.coverage import histogram_kl_to_uniform
 
 __all__ = ["NOISE", "NUM_BINS", "arc_distance", "moon_metrics", "sample_moons", "two_moons"]
 

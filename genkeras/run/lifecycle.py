@@ -1,0 +1,669 @@
+"""The one lifecycle from a model name and options to a finished run folder.
+
+:func:`run` is what ``genkeras run MODEL``, the examples, the benchmarks and
+the tests call (the CLI calls its two halves, :func:`plan_run` and
+:func:`execute`, to speak between them). Every family goes through the same
+steps, each a function here:
+
+1. :func:`plan_run` -- resolve the options (:class:`~genkeras.run.config.RunConfig`
+   and the family's config, fresh or from a ``--resume`` folder's
+   ``config.json``; the dataset's declared defaults for the family, then the
+   family's own), load and validate the data, and check the run folder.
+   Nothing is written and TensorFlow is not imported, so bad input is refused
+   at once.
+2. :func:`build` -- seed Python, NumPy and TensorFlow
+   (``keras.utils.set_random_seed``), build the model under the chosen
+   ``tf.distribute`` strategy and dtype policy, compile it
+   (:meth:`~genkeras.models.base.GenerativeModel.compile_for_training` with
+   the run's :class:`~genkeras.models.base.TrainingSettings`), then restore
+   the checkpoint (resume) or let the family initialise from the data
+   (:meth:`~genkeras.models.base.GenerativeModel.prepare`).
+3. :func:`train` -- Keras's ``fit``, on one device or many
+   (:mod:`genkeras.run.distribute`), with the run's callbacks
+   (:mod:`genkeras.run.callbacks`: NaN watch, ``history.csv``, atomic
+   checkpoints, sample grids, progress), the family's own and the caller's.
+4. :func:`evaluate` -- the family's own metrics and the sample-quality
+   scores every family gets (:mod:`genkeras.evaluation`).
+5. :func:`write_run_folder` -- ``model.keras``, ``samples.png``, ``curves.png``,
+   the family's figures and ``metrics.json``.
+
+All of it runs in the calling thread. :func:`execute` leaves the process as
+it found it: TensorFlow's op determinism, which a CPU run without XLA turns
+on for reproducible histories, is put back afterwards.
+
+The families are reached only through the hooks declared on
+:class:`~genkeras.models.base.GenerativeModel` and
+:class:`~genkeras.models.config.ModelConfig`.
+
+Resuming (``resume=RUN_DIR``) rebuilds the model from ``config.json``, checks
+that the data is unchanged (its fingerprint), restores the last checkpoint --
+every variable and every optimizer's slots and step counter -- and continues
+from the next epoch. The data pipeline's order is a stateless function of
+``(seed, epoch)``, so a resumed run ends exactly where an uninterrupted one does.
+
+Run folder layout::
+
+    runs/vae-20261125-130501/
+      config.json      everything needed to rebuild and resume the run
+      history.csv      one row per epoch (train and val_ metrics)
+      metrics.json     the test metrics after training
+      model.keras      the trained model (loads with safe_mode on)
+      samples.png      samples after the last epoch (samples/epoch-NNN.png per epoch)
+      curves.png       training curves
+      checkpoint/      the last epoch's full training state (for --resume)
+      ...              the family's figures (reconstructions.png, manifold.png, ...)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from genkeras import data as data_lib
+from genkeras import registry
+from genkeras.errors import TrainingDivergedError
+from genkeras.models.config import ModelConfig, config_from_dict
+from genkeras.run import checkpoint as ckpt
+from genkeras.run.config import CONFIG_FILE, RunConfig, RunRecord
+from genkeras.run.distribute import is_chief
+from genkeras.run.folder import (
+    check_out,
+    clear_run_files,
+    is_finished,
+    load_run,
+    new_run_dir,
+    read_history,
+    remove_unstarted,
+)
+
+__all__ = [
+    "CHANGEABLE_ON_RESUME",
+    "EVAL_BATCH",
+    "RunPlan",
+    "RunResult",
+    "TrainingDivergedError",
+    "build",
+    "evaluate",
+    "execute",
+    "load_run",
+    "plan_run",
+    "run",
+    "train",
+    "write_run_folder",
+]
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What :func:`run` returns.
+
+    Attributes:
+        run_dir: The run folder.
+        model: The trained model.
+        history: Metric name to per-epoch values (all epochs, resumed ones included).
+        metrics: The test metrics (as in ``metrics.json``).
+        record: The run's configuration (as in ``config.json``).
+    """
+
+    run_dir: str
+    model: Any
+    history: dict[str, list[float]]
+    metrics: dict[str, float]
+    record: RunRecord
+
+    @property
+    def config(self) -> RunConfig:
+        """The run's resolved :class:`~genkeras.run.config.RunConfig`."""
+        return self.record.run
+
+
+@dataclasses.dataclass
+class RunPlan:
+    """A run resolved and validated, before anything is built or written.
+
+    Attributes:
+        model: The registered model name.
+        run: The resolved :class:`~genkeras.run.config.RunConfig`.
+        model_config: The family's config.
+        spec: The validated data.
+        out: The run folder.
+        resume: Whether the run continues ``out``.
+        done: Epochs already trained (from the checkpoint when resuming).
+        overwrite: Whether ``out`` holds another run's files to replace.
+        new_folder: Whether ``out`` does not exist yet (a run that fails
+            before its first checkpoint removes it again).
+        chief: Whether this process writes the run folder (under
+            ``--strategy multiworker`` only the chief does).
+    """
+
+    model: str
+    run: RunConfig
+    model_config: ModelConfig
+    spec: Any
+    out: str
+    resume: bool = False
+    done: int = 0
+    overwrite: bool = False
+    new_folder: bool = False
+    chief: bool = True
+
+    def record(self, files: Sequence[str] = ()) -> RunRecord:
+        """The run's ``config.json`` (``files``: the family figures it wrote)."""
+        import genkeras
+
+        return RunRecord(
+            model=self.model,
+            run=self.run,
+            options=dataclasses.asdict(self.model_config),
+            data=self.spec.summary(),
+            genkeras_version=genkeras.__version__,
+            files=list(files),
+        )
+
+
+#: Smallest batch of the per-epoch test pass (its trackers average over examples, so the
+#: batch size does not change the numbers, only how many steps they take).
+EVAL_BATCH = 256
+
+#: RunConfig fields a resumed run may change: none of them changes what is learned.
+CHANGEABLE_ON_RESUME = ("epochs", "steps_per_execution", "sample_every", "tensorboard", "strategy")
+
+
+# -- 1. plan ----------------------------------------------------------------------------------
+def _resume_settings(model: str, resume: str, fields: dict, options: dict | None, config_class):
+    """The run of ``resume``'s ``config.json`` with the caller's changes, if they are allowed."""
+    record = RunRecord.read(resume)
+    record.options = config_class.upgrade(dict(record.options))
+    if model != record.model:
+        raise ValueError(
+            f"--resume {resume}: that run trained model {record.model!r}, not {model!r}; "
+            f"use genkeras run {record.model} --resume {resume}."
+        )
+    saved = record.run.to_dict()
+    for name, value in fields.items():
+        if name not in CHANGEABLE_ON_RESUME and value != saved[name]:
+            raise ValueError(
+                f"--resume {resume}: the run was trained with {name}={saved[name]!r}; this "
+                f"call asks for {name}={value!r}. A resumed run keeps its options (only "
+                f"{', '.join(CHANGEABLE_ON_RESUME)} may change); start a new run to change them."
+            )
+    for name, value in (options or {}).items():
+        if name in record.options and record.options[name] != value:
+            raise ValueError(
+                f"--resume {resume}: the run was trained with {name}={record.options[name]!r}"
+                f"; this call asks for {name}={value!r}. A resumed run keeps its options."
+            )
+    changes = {k: v for k, v in fields.items() if k in CHANGEABLE_ON_RESUME}
+    return dataclasses.replace(record.run, **changes), record.options, record.data
+
+
+def _check_tensorboard() -> None:
+    """``--tensorboard`` needs the optional ``tensorboard`` package (TensorFlow's summaries)."""
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        raise ValueError(
+            "--tensorboard needs the tensorboard package, an optional extra: "
+            "pip install 'genkeras[tensorboard]'."
+        ) from None
+
+
+def _done_epochs(run_dir: str) -> int:
+    import json
+
+    for folder in (ckpt.CHECKPOINT, ckpt.CHECKPOINT + ".old"):
+        path = os.path.join(run_dir, folder, "state.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                return int(json.load(f)["epoch"])
+    return 0
+
+
+def _declared_defaults(spec, model: str, config_class) -> tuple[dict, dict]:
+    """The dataset's declared defaults for ``model``: ``(run fields, model options)``.
+
+    Raises:
+        ValueError: For a key that is neither a run option nor the family's.
+    """
+    declared = dict((spec.run_defaults or {}).get(model, {}))
+    run_names = {f.name for f in dataclasses.fields(RunConfig)}
+    model_names = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(declared) - run_names - model_names)
+    if unknown:
+        raise ValueError(
+            f"dataset {spec.name!r} declares run defaults for {model!r} that are neither run "
+            f"options nor {model}'s: {', '.join(unknown)}."
+        )
+    run = {k: v for k, v in declared.items() if k in run_names}
+    return run, {k: v for k, v in declared.items() if k in model_names}
+
+
+def plan_run(
+    model: str,
+    config: RunConfig | None = None,
+    options: Mapping[str, Any] | ModelConfig | None = None,
+    *,
+    out: str | None = None,
+    resume: str | None = None,
+    overwrite: bool = False,
+    runs_root: str = "runs",
+    **fields,
+) -> RunPlan:
+    """Resolves and validates a run without building or writing anything (no TensorFlow).
+
+    Takes the arguments of :func:`run` (except ``callbacks`` and ``verbose``).
+
+    Raises:
+        genkeras.registry.UnknownNameError: Unknown model or dataset.
+        genkeras.data.DataError: Data that cannot be trained on.
+        ValueError: Invalid options, or options that differ from a resumed run's.
+        FileExistsError: ``out`` is not empty and neither ``overwrite`` nor ``resume``.
+        FileNotFoundError: ``resume`` is not a run folder.
+    """
+    entry = registry.models.entry(model)
+    config_class = entry.config_class()
+    saved_data = None
+    if resume is not None:
+        if out is not None and os.path.abspath(out) != os.path.abspath(resume):
+            raise ValueError(
+                f"--resume {resume} continues the run in {resume}; --out {out} would be "
+                "ignored. Leave out --out (or copy the folder first)."
+            )
+        if overwrite:
+            raise ValueError(
+                f"--resume {resume} continues that run; --overwrite would replace it. "
+                "Choose one."
+            )
+        run, options, saved_data = _resume_settings(model, resume, fields, options, config_class)
+        out, done = resume, _done_epochs(resume)
+        if run.epochs < done or (run.epochs == done and is_finished(resume)):
+            raise ValueError(
+                f"--resume {resume}: the run has already trained {done} epochs and asks for "
+                f"{run.epochs}: nothing to train. Ask for more with --epochs (more than {done})."
+            )
+    else:
+        run = dataclasses.replace(config or RunConfig(), **fields)
+        done = 0
+    spec = data_lib.load(run.dataset, levels=run.levels, binarize=run.binarize)
+    if saved_data and saved_data.get("fingerprint") not in (None, spec.fingerprint()):
+        raise ValueError(
+            f"--resume {resume}: the data {run.dataset!r} is not the data the run started on "
+            "(its fingerprint changed). Resume with the same data, or start a new run."
+        )
+    run_declared, model_declared = _declared_defaults(spec, model, config_class)
+    if resume is None:  # the dataset's defaults fill what the caller left at its default
+        untouched = RunConfig().to_dict()
+        base = (config or RunConfig()).to_dict()
+        left = {k for k in untouched if k not in fields and base[k] == untouched[k]}
+        run = dataclasses.replace(run, **{k: v for k, v in run_declared.items() if k in left})
+    run = run.resolved(config_class.run_defaults)
+    if run.tensorboard:
+        _check_tensorboard()
+    if resume is None and not isinstance(options, ModelConfig):
+        options = {**model_declared, **(options or {})}
+    model_config = config_from_dict(config_class, options)
+    model_config.check_data(spec.shape, spec.levels, spec.num_classes)
+    model_config.check_values(spec)
+    if config_class.full_batches:
+        spec.check_batch_size(run.batch_size)
+    chief = run.strategy != "multiworker" or is_chief()  # only the chief writes the folder
+    if resume is None:
+        out = out or new_run_dir(model, runs_root)
+        if chief:
+            check_out(out, overwrite)
+    if chief:
+        ckpt.check_writable(out, "--resume" if resume else "--out")
+    new_folder = not os.path.exists(out)
+    replace = resume is None and overwrite and not new_folder
+    return RunPlan(
+        model, run, model_config, spec, out, resume is not None, done, replace, new_folder, chief
+    )
+
+
+# -- 2. build ---------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _dtype_policy(keras, name: str):
+    """Builds under Keras's dtype policy ``name``, then restores the previous one.
+
+    The layers keep their policy (and ``model.keras`` saves it); what the
+    process builds afterwards (a coverage classifier, another run) is not affected.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+@contextlib.contextmanager
+def _op_determinism(on: bool):
+    """TensorFlow's op determinism for the block (on a CPU only), then as it was.
+
+    Determinism makes the same seed give the same history on a CPU. Keras
+    compiles without XLA while it is on (not every op has a deterministic XLA
+    kernel), so runs with ``--jit`` turn it off; on a GPU it stays off for speed.
+    """
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config
+
+    before = tf_config.is_op_determinism_enabled()
+    want = on and not tf.config.list_physical_devices("GPU")
+    switch = {True: tf_config.enable_op_determinism, False: tf_config.disable_op_determinism}
+    if want != before:
+        switch[want]()
+    try:
+        yield
+    finally:
+        if tf_config.is_op_determinism_enabled() != before:
+            switch[before]()
+
+
+def settings(run: RunConfig, steps: int):
+    """The :class:`~genkeras.models.base.TrainingSettings` of a run whose epochs have ``steps``."""
+    from genkeras.models.base import TrainingSettings
+
+    return TrainingSettings(
+        learning_rate=run.learning_rate,
+        total_steps=run.epochs * steps,
+        lr_decay=run.lr_decay,
+        grad_clip=run.grad_clip,
+        jit=run.jit,
+        steps_per_execution=run.execution_steps(steps),
+    )
+
+
+def build(plan: RunPlan):
+    """Seeds, builds and compiles the model; restores or prepares its state.
+
+    Call it inside :func:`execute` (which also sets op determinism for the run).
+
+    Returns:
+        ``(model, start_epoch)``.
+
+    Raises:
+        ValueError: Options only the built model can check (a stabilizer's), or
+            ``--jit`` for a model Keras cannot compile with XLA.
+    """
+    import keras
+
+    from genkeras.run.distribute import make_strategy
+
+    run, spec = plan.run, plan.spec
+    strategy = make_strategy(run.strategy)  # before other TF work (multiworker needs it)
+    keras.utils.set_random_seed(run.seed)
+    family = registry.models.get(plan.model)
+    with strategy.scope(), _dtype_policy(keras, run.dtype_policy):
+        net = family.from_data(spec, plan.model_config)
+        net.build_from_shape()
+        steps = net.steps_per_epoch(spec, run.batch_size)
+        net.compile_for_training(settings(run, steps))
+        if run.jit and not net.jit_compile:
+            raise ValueError(
+                f"--jit: Keras will not compile {plan.model} with XLA (a layer does not "
+                "support it, or TensorFlow's op determinism is on). Run without --jit."
+            )
+        ckpt.build_optimizers(net)
+    if plan.resume and ckpt.has_checkpoint(plan.out):
+        return net, ckpt.restore_checkpoint(net, plan.out)
+    net.prepare(spec, run.seed)
+    return net, 0
+
+
+# -- 3. train ---------------------------------------------------------------------------------
+def train(net, plan: RunPlan, start_epoch: int, callbacks: Sequence[Any] = (), verbose="auto"):
+    """Writes ``config.json`` and fits epochs ``start_epoch .. epochs - 1``.
+
+    Under ``--strategy multiworker`` only the chief writes the run folder.
+
+    Args:
+        net: The built model.
+        plan: The run.
+        start_epoch: The first epoch to train.
+        callbacks: The caller's Keras callbacks (after the run's and the family's).
+        verbose: ``0`` (nothing), ``1`` (Keras's progress bar) or ``"auto"``:
+            the bar on a terminal, one plain line per epoch otherwise.
+
+    Returns:
+        The history of the whole run (``history.csv``; a non-chief worker:
+        the epochs it trained).
+
+    Raises:
+        TrainingDivergedError: A logged value became NaN or infinite.
+        genkeras.run.distribute.WorkerLostError: Another worker stopped responding.
+    """
+    from genkeras.run import callbacks as run_callbacks
+
+    run, out = plan.run, plan.out
+    if plan.chief:
+        if plan.overwrite:
+            clear_run_files(out)
+        os.makedirs(out, exist_ok=True)
+        ckpt.write_json(os.path.join(out, CONFIG_FILE), plan.record().to_dict())
+    nan_watch = run_callbacks.NaNWatch()
+    files = _run_folder_callbacks(net, plan, start_epoch) if plan.chief else []
+    verbose, progress = run_callbacks.progress_mode(verbose)
+    cbs = [nan_watch, *files, *net.callbacks(out if plan.chief else None), *callbacks, *progress]
+    try:
+        history = _fit(net, plan, start_epoch, cbs, verbose) if start_epoch < run.epochs else {}
+    except BaseException:
+        if plan.chief and start_epoch == 0 and not ckpt.has_checkpoint(out):
+            # nothing worth keeping; a rerun must not be blocked
+            remove_unstarted(plan.out, plan.new_folder)
+        raise
+    if nan_watch.diverged_at is not None:
+        epoch, batch, name, value = nan_watch.diverged_at
+        kept = ckpt.has_checkpoint(out) if plan.chief else False
+        if plan.chief and not kept:
+            remove_unstarted(plan.out, plan.new_folder)
+        where = (
+            f"The last good checkpoint is in {os.path.join(out, ckpt.CHECKPOINT)}"
+            if kept
+            else "Nothing was kept (no epoch finished)"
+        )
+        raise TrainingDivergedError(
+            f"training diverged: {name} became {value} at epoch {epoch + 1}, batch {batch}. "
+            f"{where}; try a lower --learning-rate."
+        )
+    return read_history(os.path.join(out, "history.csv")) if plan.chief else history
+
+
+def _run_folder_callbacks(net, plan: RunPlan, start_epoch: int) -> list:
+    """The callbacks that write the run folder: history, checkpoint, grids, TensorBoard."""
+    import keras
+
+    from genkeras.run import callbacks as run_callbacks
+
+    run, spec, out = plan.run, plan.spec, plan.out
+    history_path = os.path.join(out, "history.csv")
+    logs = os.path.join(out, "tensorboard") if run.tensorboard else None
+    if logs:
+        run_callbacks.write_model_graph(net, logs)
+    grid = run_callbacks.SampleGrid(spec, out, run.seed, run.sample_every, run.epochs, logs)
+    if start_epoch > 0:
+        run_callbacks.resume_history(history_path, start_epoch)
+        grid.complete(net, start_epoch)  # a kill after the checkpoint may have cost a grid
+    return [
+        run_callbacks.HistoryCSV(history_path, append=start_epoch > 0),
+        run_callbacks.Checkpoint(out),
+        grid,
+        *([keras.callbacks.TensorBoard(logs, write_graph=True)] if logs else []),
+    ]
+
+
+def _fit(net, plan: RunPlan, start_epoch: int, callbacks: list, verbose) -> dict:
+    """Keras ``fit`` on the run's pipelines; returns the history of these epochs."""
+    import tensorflow as tf
+
+    from genkeras.run import distribute
+
+    run, spec = plan.run, plan.spec
+    strategy = net.distribute_strategy
+
+    def train_data():
+        return net.train_dataset(spec, run.batch_size, run.seed, start_epoch, run.epochs)
+
+    def test_data():
+        return net.test_dataset(spec, max(run.batch_size, EVAL_BATCH))
+
+    multiworker = distribute.is_multiworker(strategy)
+    if multiworker:  # every worker builds the same global batches; replicas take slices
+        train_ds = distribute.distribute_dataset(strategy, train_data)
+        test_ds = distribute.distribute_dataset(strategy, test_data)
+    else:
+        train_ds, test_ds = train_data(), test_data()
+    try:
+        history = net.fit(
+            train_ds,
+            validation_data=test_ds,
+            epochs=run.epochs,
+            initial_epoch=start_epoch,
+            steps_per_epoch=net.steps_per_epoch(spec, run.batch_size),
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,
+        )
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as exc:
+        if not multiworker:
+            raise
+        raise distribute.WorkerLostError(
+            f"another worker stopped responding ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200]}). Restart every worker with --resume; the "
+            "chief's last checkpoint holds the state."
+        ) from None
+    return history.history
+
+
+# -- 4. evaluate ------------------------------------------------------------------------------
+def evaluate(net, spec, batch_size: int = EVAL_BATCH) -> dict[str, float]:
+    """The test metrics of a trained model: its family's own, then sample quality.
+
+    What ``metrics.json`` holds and ``genkeras evaluate`` prints:
+    :meth:`~genkeras.models.base.GenerativeModel.evaluation_metrics` and
+    :func:`genkeras.evaluation.samples.sample_quality` (the same names for
+    every family).
+
+    Raises:
+        ValueError: If the two share a metric name.
+    """
+    from genkeras.evaluation.coverage import merge_metrics
+    from genkeras.evaluation.samples import sample_quality
+
+    metrics = dict(net.evaluation_metrics(spec, batch_size=batch_size))
+    family = type(net).__name__
+    return merge_metrics(metrics, sample_quality(net, spec), f"{family}'s sample quality")
+
+
+# -- 5. write the run folder ---------------------------------------------------------------
+def write_run_folder(net, plan: RunPlan, history: dict[str, list[float]], metrics) -> RunResult:
+    """Saves the model and writes the figures and metrics of a finished run (the chief's job).
+
+    ``metrics.json`` is written last: a folder that has it holds every file
+    the run promised.
+    """
+    from genkeras import plots
+    from genkeras.models.base import MODEL_FILE
+    from genkeras.run.callbacks import write_samples
+
+    out, spec = plan.out, plan.spec
+    tmp = os.path.join(out, "model.tmp.keras")
+    net.save(tmp)
+    os.replace(tmp, os.path.join(out, MODEL_FILE))
+    write_samples(net, spec, out, plan.run.seed)
+    if history:
+        title = f"{plan.model} on {spec.name}"
+        plots.training_curves(history, os.path.join(out, "curves.png"), title=title)
+    files = net.write_figures(spec, out)
+    record = plan.record(files=files)
+    ckpt.write_json(os.path.join(out, CONFIG_FILE), record.to_dict())
+    metrics = dict(metrics)
+    trained = max((len(v) for v in history.values()), default=plan.done)
+    metrics["epochs"] = int(trained)  # what ran (EM may stop early), not what was asked
+    for key, values in history.items():
+        if values:
+            metrics[f"final_{key}"] = values[-1]
+    ckpt.write_json(os.path.join(out, "metrics.json"), metrics)
+    return RunResult(out, net, history, metrics, record)
+
+
+def run(
+    model: str = "vae",
+    config: RunConfig | None = None,
+    options: Mapping[str, Any] | ModelConfig | None = None,
+    *,
+    out: str | None = None,
+    resume: str | None = None,
+    overwrite: bool = False,
+    callbacks: Sequence[Any] = (),
+    verbose: str | int = "auto",
+    runs_root: str = "runs",
+    **fields,
+) -> RunResult:
+    """Trains a registered model on a dataset and writes a run folder.
+
+    Args:
+        model: Registered model name (``genkeras list``).
+        config: The common run options (default: ``RunConfig()``).
+        options: The family's config fields (e.g. ``{"latent_dim": 2}``) or
+            its config dataclass.
+        out: Run folder (default ``runs_root/<model>-<timestamp>``).
+        resume: A run folder to continue from its last checkpoint. Its
+            ``config.json`` fixes every option; only ``epochs`` may be given
+            (the total to reach), and other options given must equal the run's.
+        overwrite: Allow writing into a non-empty ``out``.
+        callbacks: Extra Keras callbacks (run after the built-in ones).
+        verbose: ``"auto"`` (a progress bar on a terminal, a line per epoch
+            otherwise), ``1`` (the bar) or ``0`` (nothing).
+        runs_root: Parent of the default run folder.
+        **fields: :class:`~genkeras.run.config.RunConfig` fields, overriding
+            ``config``'s (``epochs=5``, ``dataset="ring"``...).
+
+    Returns:
+        A :class:`RunResult`.
+
+    Raises:
+        genkeras.registry.UnknownNameError: Unknown model or dataset.
+        genkeras.data.DataError: Data that cannot be trained on.
+        ValueError: Invalid options.
+        FileExistsError: ``out`` is not empty and neither ``overwrite`` nor ``resume``.
+        TrainingDivergedError: The loss became NaN or infinite.
+
+    Example::
+
+        from genkeras.run import run
+        result = run("vae", epochs=5, options={"latent_dim": 2})
+        result.metrics["iwae_nats"]
+    """
+    plan = plan_run(
+        model,
+        config,
+        options,
+        out=out,
+        resume=resume,
+        overwrite=overwrite,
+        runs_root=runs_root,
+        **fields,
+    )
+    return execute(plan, callbacks, verbose)
+
+
+def execute(plan: RunPlan, callbacks: Sequence[Any] = (), verbose: str | int = "auto"):
+    """Builds, trains, evaluates and writes the run folder of a :func:`plan_run` plan.
+
+    Returns:
+        A :class:`RunResult` (on a worker that does not write the run folder,
+        with empty metrics).
+    """
+    from genkeras.run.runtime import import_tensorflow
+
+    import_tensorflow()
+    with _op_determinism(not plan.run.jit):
+        net, start_epoch = build(plan)
+        history = train(net, plan, start_epoch, callbacks, verbose)
+        if not plan.chief:
+            return RunResult(plan.out, net, history, {}, plan.record())
+        metrics = evaluate(net, plan.spec)
+        return write_run_folder(net, plan, history, metrics)

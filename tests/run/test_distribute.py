@@ -1,0 +1,165 @@
+"""Several workers for real: two `genkeras run` processes on 127.0.0.1; resumes across topologies.
+
+Every process here is a fresh interpreter (a strategy must be created before
+TensorFlow starts, and the logical devices of the mirrored runs too). The
+single-process reference runs ``MirroredStrategy`` over two logical CPUs: two
+replicas on the same global batch, which is what two one-replica workers are.
+"""
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+VAE = ["vae", "--hidden", "4", "--iwae-samples", "5"]
+GAN = ["gan", "--dataset", "ring", "--width", "16", "--depth", "1", "--latent-dim", "4"]
+COMMON = ["--batch-size", "64", "--seed", "0", "--quiet"]
+
+#: Runs the CLI with two logical CPUs (for --strategy mirrored); optional SIGKILL after
+#: batch B of epoch E (``KILL_AT=E,B``).
+CLI = r"""
+import os, signal, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+if os.environ.get("KILL_AT"):
+    epoch, batch = map(int, os.environ["KILL_AT"].split(","))
+    from genkeras.run import callbacks
+    original = callbacks.NaNWatch.on_batch_end
+    def on_batch_end(self, b, logs=None):
+        if self.epoch == epoch and b == batch:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return original(self, b, logs)
+    callbacks.NaNWatch.on_batch_end = on_batch_end
+from genkeras.cli import main
+main(sys.argv[1:])
+"""
+
+
+def _ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _env(**extra):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", **extra)
+    return env
+
+
+def _start(args, **env):
+    return subprocess.Popen(
+        [sys.executable, "-c", CLI, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(**env),
+    )
+
+
+def _workers(args, kill_at=None):
+    """Starts two workers of one cluster; worker 1 kills itself at ``kill_at`` if given."""
+    hosts = [f"127.0.0.1:{p}" for p in _ports(2)]
+    procs = []
+    for index in range(2):
+        config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
+        extra = {"TF_CONFIG": json.dumps(config)}
+        if kill_at and index == 1:
+            extra["KILL_AT"] = kill_at
+        procs.append(_start(args + ["--strategy", "multiworker"], **extra))
+    return procs
+
+
+def _history(folder):
+    with open(os.path.join(folder, "history.csv")) as f:
+        rows = list(csv.DictReader(f))
+    return {k: np.array([float(r[k]) for r in rows]) for k in rows[0]}
+
+
+def _assert_same(a, b, rtol=1e-5):
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_allclose(a[key], b[key], rtol=rtol, err_msg=key)
+
+
+@pytest.fixture(scope="module")
+def mirrored(tmp_path_factory):
+    """The reference: one process, two replicas (logical CPUs), 2 epochs."""
+    out = str(tmp_path_factory.mktemp("mirrored") / "run")
+    proc = _start(["run", *VAE, *COMMON, "--epochs", "2", "--strategy", "mirrored", "--out", out])
+    _, err = proc.communicate(timeout=900)
+    assert proc.returncode == 0, err[-2000:]
+    return out
+
+
+def test_two_workers_train_like_two_replicas_and_only_the_chief_writes(mirrored, tmp_path):
+    out = str(tmp_path / "run")
+    procs = _workers(["run", *VAE, *COMMON, "--epochs", "2", "--out", out])
+    results = [p.communicate(timeout=900) for p in procs]
+    for proc, (_, err) in zip(procs, results):
+        assert proc.returncode == 0, err[-2000:]
+    assert "writes the run folder" in results[1][0]  # the non-chief says who writes
+    _assert_same(_history(out), _history(mirrored))
+    leftovers = [n for n in os.listdir(out) if ".tmp" in n or n.endswith(".old")]
+    assert not leftovers and os.path.exists(os.path.join(out, "metrics.json"))
+    assert len(os.listdir(tmp_path)) == 1  # one run folder, written by the chief
+
+
+def test_two_gan_workers_train_like_two_replicas(tmp_path):
+    """The GAN too: two players, each replica's slice of the global batch's noise."""
+    reference = str(tmp_path / "mirrored")
+    args = ["run", *GAN, "--batch-size", "500", "--seed", "0", "--quiet", "--epochs", "1"]
+    one = _start(args + ["--strategy", "mirrored", "--out", reference])
+    assert one.wait(timeout=900) == 0, one.stderr.read()[-2000:]
+    out = str(tmp_path / "run")
+    for proc in _workers(args + ["--out", out]):
+        _, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err[-2000:]
+    _assert_same(_history(out), _history(reference), rtol=1e-4)
+
+
+def test_a_lost_worker_stops_the_other_and_both_resume(mirrored, tmp_path):
+    out = str(tmp_path / "run")
+    args = ["run", *VAE, *COMMON, "--epochs", "2", "--out", out]
+    chief, worker = _workers(args, kill_at="1,5")  # worker 1 dies in epoch 2
+    worker.wait(timeout=900)
+    died = time.monotonic()
+    assert worker.returncode == -signal.SIGKILL
+    _, err = chief.communicate(timeout=300)
+    waited = time.monotonic() - died
+    assert chief.returncode == 1, err[-2000:]
+    assert "another worker stopped responding" in err and "--resume" in err
+    assert "Traceback" not in err
+    assert waited < 120, waited  # bounded by the collective timeout, not a hang
+
+    resumed = _workers(["run", *VAE, "--resume", out, "--quiet", "--strategy", "multiworker"])
+    for proc in resumed:
+        _, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err[-2000:]
+    _assert_same(_history(out), _history(mirrored))
+
+
+@pytest.mark.parametrize("first,then", [("mirrored", "default"), ("default", "mirrored")])
+def test_resume_on_another_topology_ends_where_one_topology_does(mirrored, tmp_path, first, then):
+    out = str(tmp_path / "run")
+    one = _start(["run", *VAE, *COMMON, "--epochs", "1", "--strategy", first, "--out", out])
+    assert one.wait(timeout=900) == 0, one.stderr.read()[-2000:]
+    two = _start(["run", "vae", "--resume", out, "--epochs", "2", "--quiet", "--strategy", then])
+    assert two.wait(timeout=900) == 0, two.stderr.read()[-2000:]
+    _assert_same(_history(out), _history(mirrored))
+    with open(os.path.join(out, "config.json")) as f:
+        assert json.load(f)["strategy"] == then
