@@ -506,7 +506,9 @@ class GAN(GenerativeModel):
         """``(epoch, samples)`` pairs recorded by :class:`GANSnapshots` during ``fit``."""
         return self._store.snapshots
 
-    def evaluation_metrics(self, spec, batch_size: int = 256, seed: int = 0, **kwargs):
+    def evaluation_metrics(
+        self, spec, batch_size: int = 256, num_samples: int = 2500, seed: int = 0, **kwargs
+    ):
         """Every stabilizer's evaluation metrics, prefixed by its metric prefix.
 
         A GAN has no likelihood, so no NLL is reported; what it is judged by --
@@ -519,13 +521,14 @@ class GAN(GenerativeModel):
         Args:
             spec: The :class:`genkeras.data.DataSpec`.
             batch_size: Unused (samples are scored in one pass).
+            num_samples: Samples the stabilizers score.
             seed: Seed of the samples.
             **kwargs: Ignored (arguments a later genkeras may pass).
 
         Returns:
             A flat dict of floats.
         """
-        return stabilizer_metrics(self, spec, seed)
+        return stabilizer_metrics(self, spec, seed, num_samples)
 
     def write_figures(self, spec, out_dir) -> list[str]:
         """Writes the data-vs-samples figure with training snapshots.

@@ -24,8 +24,9 @@ order (``stack.method`` calls that hook on every stabilizer, in order)::
     fake = G(z)                                        # the generator's update, fresh noise
     (the same forward pass, ctx.player == "generator")
     loss_G = adversarial_G · Π generator_adversarial_weight + Σ weight · generator_loss(ctx)
+    tracked(ctx)                                       # the generator's ctx, before its update
     update G;  after_step(gan);  step += 1
-    trackers: loss terms of both updates, tracked(ctx) of the generator's ctx
+    trackers: loss terms of both updates, the tracked values
 
 A penalty that calls :meth:`~genkeras.stabilizers.base.StabilizerContext.discriminate`
 runs the trunk, every stabilizer's ``per_sample_features`` and the head on

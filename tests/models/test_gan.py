@@ -18,6 +18,7 @@ from genkeras.models.gan import (  # noqa: E402
     discriminator_adversarial_loss,
     generator_adversarial_loss,
 )
+from genkeras.run import lifecycle  # noqa: E402
 
 TINY = {"width": 8, "depth": 1, "latent_dim": 3, "filters": 4}
 
@@ -122,14 +123,13 @@ def test_train_step_updates_each_player_with_its_optimizer(seeded):
     assert int(gan.step_counter.numpy()) == 1
     assert all(np.any(a != b.numpy()) for a, b in zip(d_before, gan.discriminator_variables))
     assert all(np.any(a != b.numpy()) for a, b in zip(g_before, gan.generator_variables))
-    assert set(logs) >= {"loss", "d_loss", "g_loss", "d_real", "d_fake"}
+    assert set(logs) >= {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert "loss" not in logs  # D's loss plus G's is no loss of anything
 
 
 def test_learning_rate_schedule_decays_both_players_over_the_same_run(seeded):
-    from genkeras.run import lifecycle
-
     gan = GAN((2,), config={**TINY, "d_steps": 3})
-    gan.compile_for_training(lifecycle.learning_rate_schedule(1e-2, 4, final_fraction=0.1))
+    gan.compile_for_training(TrainingSettings(1e-2, total_steps=4, lr_decay=0.1))
     for _ in range(4):
         gan.train_on_batch(_ring_batch(32))
     assert int(gan.d_optimizer.iterations) == 12 and int(gan.g_optimizer.iterations) == 4
@@ -228,10 +228,10 @@ def test_evaluation_metrics_and_figures_on_the_ring(tmp_path, seeded):
         spec.train_dataset(64, 0, 0, 2), steps_per_epoch=2, epochs=2, verbose=0, callbacks=callbacks
     )
     assert [e for e, _ in gan.snapshots] == [0, 1, 2]
-    metrics = gan.evaluation_metrics(spec, num_samples=500)
-    assert metrics == gan.evaluation_metrics(spec, cache_dir=str(tmp_path), num_samples=500)
+    metrics = lifecycle.evaluate(gan, spec)
+    assert metrics == lifecycle.evaluate(gan, spec)  # seeded samples
     assert metrics["num_modes"] == 8 and 0 <= metrics["modes_covered"] <= 8
-    assert 0.0 <= metrics["high_quality_fraction"] <= 1.0
+    assert 0.0 <= metrics["high_quality_fraction"] <= 1.0 and metrics["num_samples"] == 2500
     written = gan.write_figures(spec, str(tmp_path))
     assert written == ["ring.png"] and os.path.getsize(tmp_path / "ring.png") > 1000
     # A resumed fit (fresh process: no snapshots in memory) labels its first one by its epoch.
@@ -255,6 +255,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
 import numpy as np
+from genkeras.models.base import TrainingSettings
 from genkeras.models.gan import GAN
 
 keras.utils.set_random_seed(0)

@@ -57,7 +57,8 @@ def _ports(n):
 
 def _env(**extra):
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    env.update(TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg", **extra)
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", MPLBACKEND="Agg")
+    env.update(extra)
     return env
 
 
@@ -117,6 +118,36 @@ def test_two_workers_train_like_two_replicas_and_only_the_chief_writes(mirrored,
     leftovers = [n for n in os.listdir(out) if ".tmp" in n or n.endswith(".old")]
     assert not leftovers and os.path.exists(os.path.join(out, "metrics.json"))
     assert len(os.listdir(tmp_path)) == 1  # one run folder, written by the chief
+
+
+def test_two_workers_with_jit_and_steps_per_execution_use_xla_and_train_alike(mirrored, tmp_path):
+    """--jit and --steps-per-execution mean the same on two workers as on one machine.
+
+    XLA has no collectives on a CPU, so the workers compile each replica's
+    gradient computation with XLA and all-reduce outside it; TensorFlow logs
+    "Compiled cluster using XLA" once a cluster runs (INFO: level 0 shows it).
+    """
+    out = str(tmp_path / "run")
+    args = ["run", *VAE, "--batch-size", "64", "--seed", "0", "--epochs", "2", "--out", out]
+    hosts = [f"127.0.0.1:{p}" for p in _ports(2)]
+    procs = []
+    for index in range(2):
+        config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}}
+        extra = {"TF_CONFIG": json.dumps(config), "TF_CPP_MIN_LOG_LEVEL": "0"}
+        procs.append(
+            _start(
+                args + ["--strategy", "multiworker", "--jit", "--steps-per-execution", "11"],
+                **extra,
+            )
+        )
+    for proc in procs:
+        _, err = proc.communicate(timeout=900)
+        assert proc.returncode == 0, err[-2000:]
+        assert "Compiled cluster using XLA" in err
+    with open(os.path.join(out, "config.json")) as f:
+        config = json.load(f)
+    assert config["jit"] is True and config["steps_per_execution"] == 11
+    _assert_same(_history(out), _history(mirrored), rtol=2e-3)  # XLA's float differences
 
 
 def test_two_gan_workers_train_like_two_replicas(tmp_path):

@@ -9,6 +9,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from genkeras import data, registry
 from genkeras.models.base import TrainingSettings
@@ -288,3 +289,140 @@ def test_sample_grids_every_k_epochs_and_the_last(tmp_path):
     grids = sorted(os.listdir(os.path.join(result.run_dir, "samples")))
     assert grids == ["epoch-002.png", "epoch-004.png", "epoch-005.png"]
     assert lifecycle.RunConfig(epochs=25).resolved().sample_every == 3  # about ten grids
+
+
+# -- the run contract (issue 24) ---------------------------------------------------------------
+def _tiny_model(name):
+    family = registry.models.get(name)
+    spec = _tiny_spec(family)
+    keras.utils.set_random_seed(0)
+    model = family.from_data(spec)
+    model.build_from_shape()
+    return model, spec
+
+
+@pytest.mark.parametrize("name", [n for n in registry.models.names() if n != "gmm"])
+def test_grad_clip_reaches_every_family_from_one_place(name, monkeypatch):
+    """--grad-clip is one RunConfig field: every family's updates come out clipped."""
+    model, spec = _tiny_model(name)
+    clip = 1e-3
+    model.compile_for_training(TrainingSettings(1e-3, grad_clip=clip))
+    assert model.grad_clip == clip
+    norms = []
+    for _, optimizer, _ in model.optimizer_slots():
+        original = optimizer.apply_gradients
+
+        def recorded(pairs, _original=original):
+            pairs = list(pairs)
+            norms.append(float(tf.linalg.global_norm([g for g, _ in pairs if g is not None])))
+            return _original(pairs)
+
+        monkeypatch.setattr(optimizer, "apply_gradients", recorded)
+    model.run_eagerly = True  # the Python wrapper sees every update
+    batch = next(iter(model.train_dataset(spec, 16, 0, 0, 1)))
+    model.train_on_batch(batch)
+    assert norms and all(0 < n <= clip * (1 + 1e-4) for n in norms), norms
+
+
+def test_grad_clip_is_refused_where_there_is_no_gradient(tmp_path):
+    with pytest.raises(ValueError, match="gmm has no gradients to clip"):
+        lifecycle.run("gmm", dataset="ring", epochs=1, grad_clip=1.0, out=str(tmp_path / "g"))
+    assert not (tmp_path / "g").exists()
+
+
+def test_validation_draws_from_its_own_seed(seeded):
+    """How often validation runs changes nothing in training (the VAE's test_step noise)."""
+    spec = data.load("digits")
+    histories = []
+    for freq in (1, 2):
+        keras.utils.set_random_seed(0)
+        model = registry.models.get("vae").from_data(spec, SMALL_VAE)
+        model.build_from_shape()
+        model.compile_for_training(TrainingSettings(1e-3))
+        fit = model.fit(
+            spec.train_dataset(128, 0, 0, 2),
+            validation_data=spec.test_dataset(256),
+            validation_freq=freq,
+            epochs=2,
+            steps_per_epoch=11,
+            verbose=0,
+        )
+        histories.append(fit.history["loss"])
+    assert histories[0] == histories[1]
+
+
+def test_a_run_leaves_op_determinism_as_it_found_it_and_keeps_jit(tmp_path):
+    from tensorflow.python.framework import config as tf_config
+
+    assert not tf_config.is_op_determinism_enabled()
+    _run(tmp_path / "run", epochs=1)  # a CPU run without XLA turns it on for itself
+    assert not tf_config.is_op_determinism_enabled()
+    model, _ = _tiny_model("vae")
+    model.compile_for_training(TrainingSettings(1e-3, jit=True))
+    assert model.jit_compile  # not dropped by a determinism the run left behind
+
+
+def test_jit_is_never_dropped_silently(tmp_path, monkeypatch):
+    # What Keras does when a layer cannot be compiled: it warns and compiles without XLA.
+    monkeypatch.setattr("keras.src.trainers.trainer.model_supports_jit", lambda model: False)
+    with pytest.raises(ValueError, match="--jit: Keras will not compile vae with XLA"):
+        _run(tmp_path / "run", epochs=1, jit=True)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_dataset_plugin_takes_an_argument():
+    def shifted(arg):
+        spec = data.digits()
+        spec.name = f"shifted:{arg}"
+        spec.x_train = np.minimum(spec.x_train + int(arg), 16)
+        return spec
+
+    registry.datasets.register("test-shifted", data.Loader(shifted, "K", "Digits plus K."))
+    try:
+        assert data.load("test-shifted:3").x_train.min() >= 3
+        with pytest.raises(data.DataError, match="takes an argument: --dataset test-shifted:K"):
+            data.load("test-shifted")
+        with pytest.raises(data.DataError, match="'digits' takes no argument"):
+            data.load("digits:3")
+        entry = registry.datasets.entry("test-shifted")
+        assert entry.summary == "Digits plus K."
+    finally:
+        registry.datasets.unregister("test-shifted")
+
+
+def test_resume_refuses_data_that_changed(tmp_path):
+    path = tmp_path / "x.npz"
+    rng = np.random.default_rng(0)
+    np.savez(path, x=rng.integers(0, 17, (300, 8, 8)))
+    _run(tmp_path / "run", epochs=1, dataset=f"npz:{path}", batch_size=64)
+    np.savez(path, x=rng.integers(0, 17, (300, 8, 8)))  # same shape, other numbers
+    with pytest.raises(ValueError, match="fingerprint changed"):
+        lifecycle.plan_run("vae", resume=str(tmp_path / "run"), epochs=2)
+
+
+def test_resume_refuses_out_and_overwrite(tmp_path):
+    legacy = os.path.join(os.path.dirname(__file__), "..", "data", "legacy_runs", "vae")
+    with pytest.raises(ValueError, match="--out .* would be ignored"):
+        lifecycle.plan_run("vae", resume=legacy, out=str(tmp_path / "b"), epochs=3)
+    with pytest.raises(ValueError, match="--overwrite would replace it"):
+        lifecycle.plan_run("vae", resume=legacy, overwrite=True, epochs=3)
+
+
+def test_a_dataset_declares_the_defaults_a_family_uses_on_it(tmp_path):
+    def declared():
+        spec = data.digits()
+        spec.run_defaults = {"vae": {"batch_size": 64, "lr_decay": 0.5, "hidden": 8}}
+        return spec
+
+    registry.datasets.register("test-declared", declared)
+    try:
+        plan = lifecycle.plan_run("vae", dataset="test-declared", out=str(tmp_path / "a"))
+        assert plan.run.batch_size == 64 and plan.run.lr_decay == 0.5
+        assert plan.model_config.hidden == 8 and plan.run.epochs == 30  # the family's
+        plan = lifecycle.plan_run(
+            "vae", dataset="test-declared", batch_size=16, options={"hidden": 4}, out="x"
+        )
+        assert plan.run.batch_size == 16 and plan.model_config.hidden == 4  # explicit wins
+        assert plan.record().to_dict()["batch_size"] == 16  # config.json: the resolved values
+    finally:
+        registry.datasets.unregister("test-declared")

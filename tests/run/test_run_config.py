@@ -173,3 +173,13 @@ def test_plan_refuses_a_resume_that_changes_the_run(tmp_path):
     assert plan.run.epochs == 4 and plan.done == 1 and plan.out == str(legacy)
     with pytest.raises(ValueError, match="nothing to train"):  # the saved target, reached
         lifecycle.plan_run("vae", resume=str(legacy))
+
+
+def test_from_dict_refuses_unknown_keys():
+    """A typo in a saved or given config is an error naming the key, not a silent default."""
+    with pytest.raises(ValueError, match=r"Unknown RunConfig option\(s\): epoch\. Valid options"):
+        RunConfig.from_dict({"epoch": 3})
+    with pytest.raises(ValueError, match=r"config.json: Unknown RunConfig option\(s\): epoch"):
+        RunRecord.from_dict({"model": "vae", "options": {}, "epoch": 3})
+    record = RunRecord.from_dict({"model": "vae", "options": {}, "epochs": 3, "files": []})
+    assert record.run.epochs == 3

@@ -143,7 +143,7 @@ def test_a_saved_gan_samples_and_evaluates_without_its_stabilizer_plugin(trained
     assert model.missing_stabilizers == ("gamma-feature",)
     np.testing.assert_array_equal(model.sample(16, seed=3).numpy(), samples)
     with pytest.warns(UserWarning, match="gamma-feature"):
-        metrics = model.evaluation_metrics(spec, cache_dir=run_dir)
+        metrics = lifecycle.evaluate(model, spec)
     with open(os.path.join(run_dir, "metrics.json")) as f:
         saved = json.load(f)
     for key in ("modes_covered", "num_modes", "high_quality_fraction", "reverse_kl"):

@@ -107,17 +107,10 @@ def test_trains_under_xla_and_round_trips(tmp_path):
     keras.utils.set_random_seed(0)
     model = NADE.from_data(spec, {"hidden": 16})
     before = model.evaluation_metrics(spec)["nll_nats"]
-    # genkeras runs without --jit leave TensorFlow's op determinism on, and Keras then
-    # compiles without XLA: turn it off here, and check that XLA stayed on.
-    determinism = tf_config.is_op_determinism_enabled()
-    tf_config.disable_op_determinism()
-    try:
-        model.compile_for_training(TrainingSettings(3e-3, jit=True))
-        assert model.jit_compile
-        model.fit(spec.train_dataset(32, 0, 0, 1), steps_per_epoch=20, epochs=1, verbose=0)
-    finally:
-        if determinism:
-            tf_config.enable_op_determinism()
+    assert not tf_config.is_op_determinism_enabled()  # no genkeras run left it on
+    model.compile_for_training(TrainingSettings(3e-3, jit=True))
+    assert model.jit_compile
+    model.fit(spec.train_dataset(32, 0, 0, 1), steps_per_epoch=20, epochs=1, verbose=0)
     after = model.evaluation_metrics(spec)
     assert after["nll_nats"] < before - 2  # it learns
     assert after["bits_per_dim"] == pytest.approx(after["nll_nats"] / (64 * np.log(2)))
@@ -162,3 +155,42 @@ def test_genkeras_run_nade_end_to_end(tmp_path):
     assert sampled.exit_code == 0, sampled.output
     x = np.load(tmp_path / "x.npz")["x"]
     assert x.shape == (8, 8, 8, 1) and set(np.unique(x)) <= {0.0, 1.0}
+
+
+def test_the_gradient_reaching_adam_is_the_same_under_mixed_precision(monkeypatch):
+    """NADE's train_step takes genkeras's gradient step, which scales the loss it unscales.
+
+    Under ``mixed_float16`` Keras's LossScaleOptimizer divides the gradients by
+    the loss scale (32,768 at first); a step that does not multiply the loss by
+    it first hands Adam a gradient 32,768 times too small.
+    """
+    from genkeras import data
+
+    spec = data.load("digits", binarize=True)
+    x = spec.x_train[:64].astype("float32")
+    norms = {}
+    for policy in ("float32", "mixed_float16"):
+        keras.config.set_dtype_policy(policy)
+        try:
+            keras.utils.set_random_seed(0)
+            model = NADE.from_data(spec, {"hidden": 16})
+            model.build_from_shape()
+            model.compile_for_training(TrainingSettings(1e-3))
+        finally:
+            keras.config.set_dtype_policy("float32")
+        adam = model.optimizer
+        if isinstance(adam, keras.optimizers.LossScaleOptimizer):
+            adam = adam.inner_optimizer
+        seen = []
+        original = adam.apply
+
+        def apply(grads, trainable_variables=None, _original=original, _seen=seen):
+            _seen.append(float(tf.linalg.global_norm([tf.cast(g, "float32") for g in grads])))
+            return _original(grads, trainable_variables)
+
+        monkeypatch.setattr(adam, "apply", apply)
+        model.run_eagerly = True
+        model.train_on_batch(x)
+        norms[policy] = seen[0]
+    assert norms["float32"] > 1.0
+    assert norms["mixed_float16"] == pytest.approx(norms["float32"], rel=0.02)
