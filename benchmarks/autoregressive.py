@@ -41,6 +41,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from genkeras.models import sampling  # noqa: E402
+from genkeras.models.base import TrainingSettings  # noqa: E402
 from genkeras.models.pixelcnn import GatedPixelCNN, PixelCNN  # noqa: E402
 from genkeras.models.pixelrnn import PixelRNN  # noqa: E402
 from genkeras.run import lifecycle  # noqa: E402
@@ -205,7 +206,7 @@ def _train_speed(model, batch_size: int, steps: int, jit: bool) -> float:
     """Training examples/s of ``model`` on random images (second epoch: no tracing)."""
     rng = np.random.default_rng(0)
     x = rng.integers(0, model.levels, (batch_size * steps,) + model.data_shape)
-    model.compile_for_training(1e-3, jit_compile=jit)
+    model.compile_for_training(TrainingSettings(1e-3, jit=jit))
     timer = _EpochTimer()
     model.fit(x.astype("float32"), batch_size=batch_size, epochs=2, verbose=0, callbacks=[timer])
     return batch_size * steps / timer.times[-1]

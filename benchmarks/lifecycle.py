@@ -96,9 +96,7 @@ def measure(tree: str, tmp: str) -> dict:
 def git_worktree(ref: str, tmp: str) -> str:
     """A detached worktree of ``ref`` under ``tmp`` (removed by the caller's cleanup)."""
     path = os.path.join(tmp, f"baseline-{ref}")
-    subprocess.run(
-        ["git", "-C", HERE, "worktree", "add", "--detach", "-q", path, ref], check=True
-    )
+    subprocess.run(["git", "-C", HERE, "worktree", "add", "--detach", "-q", path, ref], check=True)
     return path
 
 

@@ -189,7 +189,7 @@ def compare_cli(args) -> int:
 
 def image_coverage(spec, samples) -> dict:
     """Classifier coverage of generated digits (the run folder's GAN metrics)."""
-    from genkeras.evaluation import metrics
+    from genkeras.evaluation import classifier as metrics
 
     classifier, _ = metrics.coverage_classifier(spec, metrics.classifier_cache(spec))
     return metrics.classifier_coverage(samples, classifier, spec.levels, spec.num_classes)
@@ -199,17 +199,19 @@ def train_one(spec, options, args, seed):
     """Trains one GAN; returns (coverage dict, steps per second)."""
     import keras
 
-    from genkeras.evaluation import metrics
+    from genkeras.evaluation import coverage as metrics
+    from genkeras.models.base import TrainingSettings
     from genkeras.models.gan import GAN
-    from genkeras.run import lifecycle
 
     keras.utils.set_random_seed(seed)
     gan = GAN.from_data(spec, dict(options))
-    rate = lifecycle.learning_rate_schedule(args.learning_rate, args.steps, args.lr_decay)
     # Several steps per call of the compiled function: on a CPU, with networks this
     # small, per-call overhead would otherwise dominate the step time.
     spe = min(args.steps_per_execution, args.steps)
-    gan.compile_for_training(rate, jit_compile=True, steps_per_execution=spe)
+    settings = TrainingSettings(
+        args.learning_rate, args.steps, args.lr_decay, jit=True, steps_per_execution=spe
+    )
+    gan.compile_for_training(settings)
     ds = spec.train_dataset(args.batch_size, seed)
     gan.fit(ds, epochs=1, steps_per_epoch=spe, verbose=0)  # traces and compiles the step
     start = time.perf_counter()

@@ -25,6 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from genkeras import data, registry  # noqa: E402
+from genkeras.models.base import TrainingSettings  # noqa: E402
 from genkeras.run.config import DTYPE_POLICIES, RunConfig  # noqa: E402
 
 DATA = {"vae": {}, "gan": {}, "pixelcnn": {"binarize": True}, "pixelrnn": {"binarize": True}}
@@ -56,7 +57,8 @@ def throughput(name: str, policy: str, epochs: int) -> tuple[float, bool]:
         model = family.from_data(spec)
         model.build_from_shape()
         steps = spec.steps_per_epoch(run.batch_size)
-        model.compile_for_training(run.learning_rate, False, run.execution_steps(steps))
+        spe = run.execution_steps(steps)
+        model.compile_for_training(TrainingSettings(run.learning_rate, steps_per_execution=spe))
     finally:
         keras.config.set_dtype_policy(previous)
     timer = EpochTimer()

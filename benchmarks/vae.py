@@ -47,6 +47,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from genkeras import data  # noqa: E402
+from genkeras.models.base import TrainingSettings  # noqa: E402
 from genkeras.models.config import VAEConfig  # noqa: E402
 from genkeras.run import lifecycle  # noqa: E402
 from genkeras.run.config import RunConfig  # noqa: E402
@@ -120,6 +121,7 @@ OWN_PARTS = (
 
 def run_parts():
     """The parts of ``lifecycle.run`` that :func:`print_parts` times."""
+    from genkeras.evaluation import samples
     from genkeras.models.vae import VAE
     from genkeras.run import callbacks
 
@@ -128,9 +130,9 @@ def run_parts():
         ("checkpoint (per epoch)", callbacks.Checkpoint, "on_epoch_end"),
         ("history.csv (per epoch)", callbacks.HistoryCSV, "on_epoch_end"),
         ("sample grid (per epoch, drawn every few)", callbacks.SampleGrid, "on_epoch_end"),
-        ("IWAE trace, on a worker thread while training", VAE, "prepare_evaluation"),
-        ("test metrics incl. IWAE-1000 (end, on a worker thread)", VAE, "evaluation_metrics"),
-        ("family figures (end, alongside the metrics)", VAE, "write_figures"),
+        ("test metrics incl. IWAE-1000 (end)", VAE, "evaluation_metrics"),
+        ("sample quality: 1,000 samples, classifier (end)", samples, "sample_quality"),
+        ("family figures (end)", VAE, "write_figures"),
     ]
 
 
@@ -168,7 +170,7 @@ def bare_fit(epochs: int, spe: int, seed: int = 0, validate: bool = False, optio
     model = VAE.from_data(spec, options or {})
     model.build_from_shape()
     steps = spec.steps_per_epoch(run.batch_size)
-    model.compile_for_training(run.learning_rate, False, spe)
+    model.compile_for_training(TrainingSettings(run.learning_rate, steps_per_execution=spe))
     timer = EpochTimer()
     validation = model.test_dataset(spec, max(run.batch_size, lifecycle.EVAL_BATCH))
     history = model.fit(
@@ -334,9 +336,9 @@ def main(argv=None):
             spread([r.metrics[key] for r in results], digits)
             for key, digits in (
                 ("active_units", 1),
-                ("sample_classes_covered", 1),
-                ("sample_class_kl", 3),
-                ("sample_classifier_confidence", 3),
+                ("classes_covered", 1),
+                ("class_kl", 3),
+                ("classifier_confidence", 3),
                 ("elbo_nats", 2),
                 ("iwae_nats", 2),
             )

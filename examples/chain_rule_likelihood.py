@@ -59,6 +59,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from genkeras import data
+from genkeras.models.base import TrainingSettings
 from genkeras.models.pixelcnn import PixelCNN
 
 QUICK = os.environ.get("GENKERAS_EXAMPLE_QUICK", "") not in ("", "0")
@@ -93,7 +94,7 @@ print(f"{len(x_train)} training and {len(x_test)} test patches")
 
 model = PixelCNN((3, 3, 1), levels=2, config={"filters": 32, "num_blocks": 2, "first_kernel": 3})
 model.build_from_shape()
-model.compile_for_training(learning_rate=3e-3)
+model.compile_for_training(TrainingSettings(3e-3))
 model.fit(x_train, batch_size=256, epochs=EPOCHS, verbose=2)
 
 # %%

@@ -57,6 +57,7 @@ import numpy as np
 
 from genkeras import data, plots
 from genkeras.models import sampling
+from genkeras.models.base import TrainingSettings
 from genkeras.models.pixelcnn import GatedPixelCNN, PixelCNN
 from genkeras.models.pixelrnn import PixelRNN
 
@@ -87,7 +88,7 @@ results, models = {}, {}
 for name, (cls, config) in variants.items():
     keras.utils.set_random_seed(SEED)
     model = cls.from_data(spec, config).build_from_shape()
-    model.compile_for_training(1e-3)
+    model.compile_for_training(TrainingSettings(1e-3))
     steps = 4 if QUICK else spec.steps_per_epoch(BATCH)
     start = time.perf_counter()
     model.fit(

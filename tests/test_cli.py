@@ -138,3 +138,39 @@ def test_sample_and_evaluate_keep_tensorflows_start_up_noise_off_the_terminal(co
     assert proc.returncode == 0, proc.stderr
     for noise in ("absl::InitializeLog", "cudart_stub", "cuInit", "oneDNN"):
         assert noise not in proc.stderr, proc.stderr
+
+
+def test_debug_shows_the_traceback(runner, monkeypatch):
+    from genkeras import data
+
+    args = ["run", "vae", "--dataset", "npz:/no/such/file.npz"]
+    result = runner.invoke(main, args)
+    assert result.exit_code == 1 and "file not found" in result.output
+    assert isinstance(result.exception, SystemExit)  # one line, no traceback
+    result = runner.invoke(main, ["--debug", *args])
+    assert isinstance(result.exception, data.DataError)  # propagated, with its traceback
+    monkeypatch.setenv("GENKERAS_DEBUG", "1")
+    assert isinstance(runner.invoke(main, args).exception, data.DataError)
+
+
+def test_run_output_off_a_terminal_is_plain_lines(tmp_path):
+    """No progress-bar redraws in a log file: one line per epoch, no ANSI escapes, no \\r."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    args = ["run", "vae", "--epochs", "2", "--out", str(out)] + SMALL[:-1]  # not --quiet
+    proc = subprocess.run([sys.executable, "-m", "genkeras", *args], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for stream in (proc.stdout, proc.stderr):
+        assert "\r" not in stream and "\x1b[" not in stream
+    assert [line.split()[:2] for line in proc.stdout.splitlines()[:2]] == [
+        ["epoch", "1/2"],
+        ["epoch", "2/2"],
+    ]
+    quiet = subprocess.run(
+        [sys.executable, "-m", "genkeras", *args, "--quiet", "--overwrite"],
+        capture_output=True,
+        text=True,
+    )
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr[-2000:]

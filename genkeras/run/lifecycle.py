@@ -510,7 +510,7 @@ def _fit(net, plan: RunPlan, start_epoch: int, callbacks: list, verbose) -> dict
         return net.test_dataset(spec, max(run.batch_size, EVAL_BATCH))
 
     multiworker = distribute.is_multiworker(strategy)
-    if multiworker:  # every worker builds the same global batches; replicas take slices
+    if distribute.replicated(strategy):  # each replica takes its slice of every global batch
         train_ds = distribute.distribute_dataset(strategy, train_data)
         test_ds = distribute.distribute_dataset(strategy, test_data)
     else:

@@ -125,3 +125,32 @@ def test_killed_run_resumes_to_the_uninterrupted_end(uninterrupted, tmp_path, po
     assert sorted(os.listdir(out / "samples")) == sorted(os.listdir(uninterrupted / "samples"))
     leftovers = {"checkpoint.tmp", "checkpoint.old", "model.tmp.keras"} & set(os.listdir(out))
     assert not leftovers
+
+
+def test_ctrl_c_exits_130_and_leaves_a_resumable_run(tmp_path):
+    """SIGINT ends the run with the conventional 130, and --resume continues it."""
+    out = str(tmp_path / "run")
+    args = ARGS[:3] + ["50"] + ARGS[4:-1] + ["--out", out]  # not --quiet: a line per epoch
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genkeras", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
+    for line in proc.stdout:  # plain lines off a terminal
+        if line.startswith("epoch 2/50"):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "interrupted" in err
+    done = json.load(open(os.path.join(out, "checkpoint", "state.json")))["epoch"]
+    assert done >= 2 and not os.path.exists(os.path.join(out, "metrics.json"))
+    resumed = subprocess.run(
+        [sys.executable, "-m", "genkeras", "run", "vae", "--resume", out,
+         "--epochs", str(done + 1), "--quiet"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert os.path.exists(os.path.join(out, "metrics.json"))
