@@ -111,9 +111,11 @@ class _NoSmartQuotes(SphinxTransform):
 
 
 def setup(app):
-    """Registers the docstring hook before napoleon's (priority 500) and the quotes switch."""
+    """Registers the docstring hook before napoleon's (priority 500), the quotes switch and
+    the header's sections (``_page_context``, defined below)."""
     app.connect("autodoc-process-docstring", _plain_attribute_docstrings, priority=400)
     app.add_transform(_NoSmartQuotes)
+    app.connect("html-page-context", _page_context)
 
 
 # -- cross-references ----------------------------------------------------------------------
@@ -217,7 +219,12 @@ def _section_of(pagename: str) -> str | None:
     return None
 
 
-html_context = {"genkeras_sections": GENKERAS_SECTIONS, "genkeras_section_of": _section_of}
+def _page_context(app, pagename, templatename, context, doctree):
+    """Gives the header template the sections and the one this page belongs to."""
+    context["genkeras_sections"] = GENKERAS_SECTIONS
+    context["genkeras_section"] = _section_of(pagename)
+
+
 html_theme_options = {
     "navbar_align": "left",
     "navbar_center": ["genkeras-navbar"],

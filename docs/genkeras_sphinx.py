@@ -527,7 +527,7 @@ class CommandDirective(SphinxDirective):
         if examples:
             text = "\n".join(examples)
             label = "Examples:" if len(examples) > 1 else "Example:"
-            out.append(_paragraph(nodes.strong(label, label)))
+            out.append(_paragraph(nodes.strong(label, label), classes=["genkeras-examples"]))
             out.append(nodes.literal_block(text, text, language="bash"))
         arguments = [p for p in own if p.param_type_name == "argument"]
         options = [p for p in own if p.param_type_name == "option"]
