@@ -427,8 +427,12 @@ const sidebarShown = Boolean(sidebar && sidebar.getBoundingClientRect().width > 
   && getComputedStyle(sidebar).visibility !== 'hidden');
 const sidebarLinks = sidebar ? [...sidebar.querySelectorAll('a.reference.internal')]
   .map((a) => a.getAttribute('href')) : [];
-const anchors = [...article.querySelectorAll('section[id] > h2, section[id] > h3')]
-  .map((h) => h.parentElement.id);
+// Where a link lands: the first headings, and the first API entries (``dt`` ids).
+const anchors = [
+  ...[...article.querySelectorAll('section[id] > h2, section[id] > h3')]
+    .slice(0, 6).map((h) => h.parentElement.id),
+  ...[...article.querySelectorAll('dl.py > dt[id]')].slice(0, 3).map((dt) => dt.id),
+];
 return {
   width, clipped, wide, wideMath, math, typeset, resources, split, tight, images,
   sidebarShown, sidebarLinks, anchors,
@@ -445,7 +449,7 @@ _LAND = """
 const id = arguments[0];
 location.hash = '#' + encodeURIComponent(id);
 const target = document.getElementById(id);
-const heading = target.querySelector('h1, h2, h3, h4') || target;
+const heading = target.tagName === 'SECTION' ? target.querySelector('h1, h2, h3, h4') : target;
 const header = document.querySelector('.bd-header');
 return {top: heading.getBoundingClientRect().top,
         headerBottom: header ? header.getBoundingClientRect().bottom : 0};
@@ -548,7 +552,7 @@ def check_browser(build: pathlib.Path, shots_too: bool = True, only: str = "") -
                             m["height"],
                         )
                     if width == DESKTOP:
-                        for anchor in m["anchors"][:6]:
+                        for anchor in m["anchors"]:
                             land = driver.execute_script(_LAND, anchor)
                             totals["anchors"] += 1
                             fail.check(
