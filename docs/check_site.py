@@ -1,26 +1,42 @@
 """Checks the built HTML documentation as a reader offline would see it.
 
-Two checks, run by tox after ``sphinx-build -b html docs BUILD``::
+Three checks, run by tox after ``sphinx-build -b html docs BUILD``::
 
     python docs/check_site.py html BUILD       # tox -e docs: the files themselves
+    python docs/check_site.py links BUILD      # tox -e docs: every link inside the site
     python docs/check_site.py browser BUILD    # tox -e docs-browser: headless Chromium
 
 ``html`` reads the built files: no ``<script src>`` (or stylesheet) on any page
 points at a CDN or any ``http(s)`` URL, the MathJax bundle is in ``_static``,
 every example has its gallery page with a ``.py`` and an ``.ipynb`` download,
-every image a page shows exists, every page shows the version, and no
+every image a page shows exists, every page shows the version, no
 command-line option lost its ``--`` to an en dash (``–epochs``).
 
-``browser`` serves BUILD on a loopback port and loads pages in Debian's headless
-Chromium (``/usr/bin/chromium`` and ``/usr/bin/chromedriver``: ``apt-get install
-chromium chromium-driver``, or ``python docs/check_site.py install-chromium``
-as root), with every host name but the loopback address unresolvable, so a
-page that needs the network fails here as it would on a train. At a 1280-px
-wide window it checks that MathJax typeset every formula of the VAE chapter
-(no literal ``\\mathrm{KL}`` left), that every page loaded only loopback
-resources, that no code listing or display formula of any page needs a
-horizontal scroll and no table is wider than the text column, and saves a full-page
-screenshot of each chapter and of one example into ``BUILD/screenshots/``.
+``links`` follows every ``<a href>`` that stays inside the site, on every page
+including the highlighted module sources: the file must exist and its
+``#anchor`` must be an ``id`` of the target page (the ``[source]`` and ``[docs]``
+links between the API pages and the sources, the tables of contents,
+cross-references, downloads). It fails, naming the page and the link, on a
+broken one. External links are counted, not followed (the build is offline).
+
+``browser`` serves BUILD on a loopback port and loads every page in Debian's
+headless Chromium (``/usr/bin/chromium`` and ``/usr/bin/chromedriver``:
+``apt-get install chromium chromium-driver``, or ``python docs/check_site.py
+install-chromium`` as root), with every host name but the loopback address
+unresolvable, so a page that needs the network fails here as it would on a
+train. It measures the header at 1024, 1280 and 1440 px (one row), then loads
+every page at 1280 px and at a 390-px phone width and checks that: MathJax
+typeset every formula (no literal ``\\mathrm{KL}`` left), only loopback
+resources were loaded, no word is broken inside a table cell (a break after a
+hyphen or a slash is a break between words), a table wider than the column
+scrolls in its own container, a display formula wider than the column scrolls
+instead of being cut off, the page never scrolls sideways, every figure has a
+gap below it; at 1280 px also that no code listing needs a horizontal scroll,
+the left sidebar links every page of the root toctree, and a jump to each of
+the first headings of the page puts the heading below the sticky header. It
+saves a full-page screenshot of every page at both widths into
+``BUILD/screenshots/1280/`` and ``BUILD/screenshots/390/`` (``--pages REGEX``
+and ``--no-screenshots`` narrow a run).
 """
 
 from __future__ import annotations
@@ -38,6 +54,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
@@ -58,11 +75,16 @@ class _Page(html.parser.HTMLParser):
         self.stylesheets: list[str] = []
         self.images: list[str] = []
         self.links: list[str] = []
+        self.ids: set[str] = set()
         self.text: list[str] = []
         self._skip = 0
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("name"):
+            self.ids.add(attrs["name"])
         if tag == "script" and attrs.get("src"):
             self.scripts.append(attrs["src"])
         elif tag == "link" and "stylesheet" in (attrs.get("rel") or "") and attrs.get("href"):
@@ -106,6 +128,81 @@ class Failures(list):
                 print(f"  - {line}", file=sys.stderr)
             raise SystemExit(1)
         print(f"{what}: all checks passed")
+
+
+#: Folders of a build that hold no pages a reader follows links from.
+_NOT_PAGES = {"_static", "_sources", "_images", "_downloads", "screenshots", ".chromium-profile"}
+#: Link schemes that leave the site (not checked: the build is offline).
+_EXTERNAL = re.compile(r"^([a-z][a-z0-9+.-]*:|//)", re.I)
+
+
+def site_pages(build: pathlib.Path) -> list[pathlib.Path]:
+    """Every HTML page of a build a reader can land on (module sources included)."""
+    return sorted(
+        p for p in build.rglob("*.html") if not (_NOT_PAGES & set(p.relative_to(build).parts))
+    )
+
+
+def check_links(build: pathlib.Path) -> tuple[dict[str, int], list[str]]:
+    """Checks every relative link and anchor of the site.
+
+    Every ``<a href>`` that stays inside the site (no scheme such as ``https:``
+    or ``mailto:``) must name a file of the build, and its ``#anchor``, if any,
+    must be an ``id`` (or ``<a name>``) of the target page: ``[docs]`` and
+    ``[source]`` back-links, the in-page tables of contents, cross-references,
+    gallery downloads, footnotes. External links are counted, not followed.
+
+    Returns:
+        ``(counts, problems)``: how many links of each kind were seen
+        (``pages``, ``internal``, ``anchors``, ``external``), and one line per
+        broken link naming the page, the link and what is missing.
+    """
+    build = build.resolve()
+    pages = site_pages(build)
+    parsed: dict[pathlib.Path, _Page] = {}
+
+    def page(path: pathlib.Path) -> _Page:
+        if path not in parsed:
+            parsed[path] = _parse(path)
+        return parsed[path]
+
+    counts = {"pages": len(pages), "internal": 0, "anchors": 0, "external": 0}
+    problems = []
+    for path in pages:
+        name = path.relative_to(build).as_posix()
+        for href in page(path).links:
+            if _EXTERNAL.match(href):
+                counts["external"] += 1
+                continue
+            counts["internal"] += 1
+            target_part, _, anchor = href.partition("#")
+            target_part = urllib.parse.unquote(target_part.split("?")[0])
+            anchor = urllib.parse.unquote(anchor)
+            target = (path.parent / target_part).resolve() if target_part else path
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file() or not target.is_relative_to(build):
+                problems.append(f"{name}: link {href!r} points to a missing file")
+                continue
+            if not anchor:
+                continue
+            counts["anchors"] += 1
+            if target.suffix != ".html":
+                problems.append(f"{name}: link {href!r} has an anchor into a non-HTML file")
+            elif anchor not in page(target).ids:
+                where = target.relative_to(build).as_posix()
+                problems.append(f"{name}: link {href!r}: no id {anchor!r} in {where}")
+    return counts, problems
+
+
+def links_main(build: pathlib.Path) -> None:
+    """``check_site.py links BUILD``: the link check alone, failing on a broken link."""
+    counts, problems = check_links(build)
+    fail = Failures(problems)
+    fail.report(
+        f"links of {build}: {counts['internal']} inside the site ({counts['anchors']} with an "
+        f"anchor) on {counts['pages']} pages checked, {counts['external']} external not followed"
+    )
 
 
 def check_html(build: pathlib.Path) -> None:
@@ -234,21 +331,89 @@ if (!document.querySelector('.math')) { done('no math'); return; }
 """
 
 _MEASURE = """
+const phone = arguments[0];
 const article = document.querySelector('.bd-article') || document.body;
 const width = article.clientWidth;
+const header = document.querySelector('.bd-header');
+const headerBox = header ? header.getBoundingClientRect() : {height: 0, bottom: 0};
+// The header's rows: the distinct vertical positions of its visible links and buttons.
+const headerItems = header ? [...header.querySelectorAll('a, button, input')].filter((el) => {
+  const r = el.getBoundingClientRect();
+  return r.width > 0 && r.height > 0 && getComputedStyle(el).visibility !== 'hidden';
+}) : [];
+const rowTops = [];
+for (const el of headerItems) {
+  const r = el.getBoundingClientRect();
+  const middle = (r.top + r.bottom) / 2;
+  if (!rowTops.some((t) => Math.abs(t - middle) < 12)) rowTops.push(middle);
+}
 const clipped = [...article.querySelectorAll('pre')]
   .filter((pre) => pre.scrollWidth > pre.clientWidth + 1)
   .map((pre) => ({
     first: pre.innerText.split('\\n')[0].slice(0, 80),
     overflow: pre.scrollWidth - pre.clientWidth,
   }));
+// A table wider than the column must scroll inside its own container.
 const wide = [...article.querySelectorAll('table')]
   .filter((t) => t.getBoundingClientRect().width > width + 1)
-  .map((t) => ({first: t.innerText.slice(0, 60), width: t.getBoundingClientRect().width}));
-const wideMath = [...article.querySelectorAll('div.math, div.math mjx-container')]
+  .map((t) => {
+    let box = t.parentElement;
+    const scrolls = (el) => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+    while (box && box !== article && !scrolls(box)) {
+      box = box.parentElement;
+    }
+    return {first: t.innerText.slice(0, 60), width: t.getBoundingClientRect().width,
+            scrolls: Boolean(box && box !== article)};
+  });
+// Display formulas: wider than their box must mean a scroll bar, never a clipped formula.
+const wideMath = [...article.querySelectorAll('div.math, mjx-container[display="true"]')]
   .filter((m) => m.scrollWidth > m.clientWidth + 1)
   .map((m) => ({first: m.textContent.trim().slice(0, 60),
-                overflow: m.scrollWidth - m.clientWidth}));
+                overflow: m.scrollWidth - m.clientWidth,
+                scrolls: ['auto', 'scroll'].includes(getComputedStyle(m).overflowX)}));
+// Words broken inside a table cell: a word whose letters sit on two lines, except
+// where the line breaks after a hyphen or a slash (the browser's ordinary places).
+const split = [];
+for (const cell of article.querySelectorAll('td, th')) {
+  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const re = /\\S+/g;
+    for (let m = re.exec(node.textContent); m; m = re.exec(node.textContent)) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0)
+        .map((r) => Math.round(r.top)));
+      if (tops.size < 2) continue;
+      let at = -1;  // the first character on the next line
+      let previous = null;
+      for (let i = 0; i < m[0].length; i++) {
+        const one = document.createRange();
+        one.setStart(node, m.index + i);
+        one.setEnd(node, m.index + i + 1);
+        const r = [...one.getClientRects()].filter((q) => q.width > 0)[0];
+        if (!r) continue;
+        if (previous !== null && Math.abs(r.top - previous) > 2) { at = i; break; }
+        previous = r.top;
+      }
+      if (at > 0 && '-/'.includes(m[0][at - 1])) continue;
+      split.push(at > 0 ? m[0].slice(0, at) + '/' + m[0].slice(at) : m[0]);
+    }
+  }
+}
+// Figures: a gap below each (its caption included) before the next block.
+const tight = [];
+for (const figure of article.querySelectorAll('figure')) {
+  const next = figure.nextElementSibling;
+  if (!next) continue;
+  const gap = next.getBoundingClientRect().top - figure.getBoundingClientRect().bottom
+    + parseFloat(getComputedStyle(next).marginTop || 0) * 0;
+  if (gap < 12) tight.push({src: (figure.querySelector('img') || {}).src || '', gap});
+}
+// The smallest displayed image (width in px), to spot unreadable figures.
+const images = [...article.querySelectorAll('img')].map((img) => ({
+  src: img.getAttribute('src'), shown: img.getBoundingClientRect().width,
+  natural: img.naturalWidth}));
 const math = article.querySelectorAll('.math').length;
 const typeset = article.querySelectorAll('.math mjx-container').length;
 // The page's text outside code and outside MathJax's output: where TeX source is left
@@ -257,16 +422,53 @@ const bare = article.cloneNode(true);
 bare.querySelectorAll('code, pre, mjx-container').forEach((el) => el.remove());
 const prose = bare.textContent;
 const resources = performance.getEntriesByType('resource').map((r) => r.name);
+const sidebar = document.querySelector('.bd-sidebar-primary');
+const sidebarShown = Boolean(sidebar && sidebar.getBoundingClientRect().width > 0
+  && getComputedStyle(sidebar).visibility !== 'hidden');
+const sidebarLinks = sidebar ? [...sidebar.querySelectorAll('a.reference.internal')]
+  .map((a) => a.getAttribute('href')) : [];
+// Where a link lands: the first headings, and the first API entries (``dt`` ids).
+const anchors = [
+  ...[...article.querySelectorAll('section[id] > h2, section[id] > h3')]
+    .slice(0, 6).map((h) => h.parentElement.id),
+  ...[...article.querySelectorAll('dl.py > dt[id]')].slice(0, 3).map((dt) => dt.id),
+];
 return {
-  width, clipped, wide, wideMath, math, typeset, resources,
+  width, clipped, wide, wideMath, math, typeset, resources, split, tight, images,
+  sidebarShown, sidebarLinks, anchors,
+  header: headerBox.height, headerBottom: headerBox.bottom, headerRows: rowTops.length,
   pres: article.querySelectorAll('pre').length,
   rawKL: prose.includes('\\\\mathrm{KL}'),
   height: document.documentElement.scrollHeight,
+  pageOverflow: document.documentElement.scrollWidth - window.innerWidth,
 };
 """
 
+#: Scrolls to ``#id`` as a link would and returns where its heading lands, below the header.
+_LAND = """
+const id = arguments[0];
+location.hash = '#' + encodeURIComponent(id);
+const target = document.getElementById(id);
+const heading = target.tagName === 'SECTION' ? target.querySelector('h1, h2, h3, h4') : target;
+const header = document.querySelector('.bd-header');
+return {top: heading.getBoundingClientRect().top,
+        headerBottom: header ? header.getBoundingClientRect().bottom : 0};
+"""
 
-def _screenshot(driver, path: pathlib.Path, height: int) -> None:
+#: Window widths (px) the reader check uses: a laptop, and a phone.
+DESKTOP, PHONE = 1280, 390
+#: Widths at which the header's rows and height are measured.
+HEADER_WIDTHS = (1024, 1280, 1440)
+
+
+def _set_width(driver, width: int, height: int = 900) -> None:
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+    )
+
+
+def _screenshot(driver, path: pathlib.Path, width: int, height: int) -> None:
     """A full-page PNG via the DevTools protocol (Selenium's own shot is the viewport only)."""
     import base64
 
@@ -275,13 +477,29 @@ def _screenshot(driver, path: pathlib.Path, height: int) -> None:
         {
             "format": "png",
             "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": WINDOW[0], "height": height, "scale": 1},
+            "clip": {"x": 0, "y": 0, "width": width, "height": min(height, 30000), "scale": 1},
         },
     )
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(base64.b64decode(shot["data"]))
 
 
-def check_browser(build: pathlib.Path) -> None:
+def _load(driver, url: str) -> str:
+    driver.get(url)
+    return driver.execute_async_script(_WAIT_FOR_MATHJAX)
+
+
+def _top_pages(build: pathlib.Path) -> list[str]:
+    """The pages of the root toctree (what the sidebar must link on every page)."""
+    text = (build / "index.html").read_text(encoding="utf-8")
+    body = text.split('<article class="bd-article"', 1)[-1]
+    found = re.findall(
+        r'<li class="toctree-l1[^"]*"><a class="reference internal" href="([^"#]+)"', body
+    )
+    return sorted(set(found))
+
+
+def check_browser(build: pathlib.Path, shots_too: bool = True, only: str = "") -> None:
     """The checks in headless Chromium (see the module docstring)."""
     for exe in (CHROMIUM, CHROMEDRIVER):
         if not pathlib.Path(exe).exists():
@@ -296,61 +514,125 @@ def check_browser(build: pathlib.Path) -> None:
     fail = Failures()
     profile = build / ".chromium-profile"
     shutil.rmtree(profile, ignore_errors=True)
+    top = _top_pages(build)
+    totals = {"split": 0, "anchors": 0, "tight": 0, "scrolled": []}
     with _serve(build) as base:
         driver = _driver(profile)
         try:
             driver.set_script_timeout(60)
+            # The header: one row at every desktop width.
+            for width in HEADER_WIDTHS:
+                _set_width(driver, width)
+                _load(driver, f"{base}/vae.html")
+                m = driver.execute_script(_MEASURE, False)
+                print(f"header at {width} px: {m['header']:.0f} px, {m['headerRows']} row(s)")
+                fail.check(
+                    m["headerRows"] == 1,
+                    f"the header has {m['headerRows']} rows at {width} px ({m['header']:.0f} px)",
+                )
             pages = sorted(
                 p.relative_to(build).with_suffix("").as_posix()
-                for p in build.rglob("*.html")
-                if not ({"_static", "_modules", "_sources", "screenshots"} & set(p.parts))
-                and p.stem not in SKIP_PAGES
+                for p in site_pages(build)
+                if "_modules" not in p.parts and p.stem not in SKIP_PAGES
             )
-            for name in pages:
-                start = time.perf_counter()
-                driver.get(f"{base}/{name}.html")
-                state = driver.execute_async_script(_WAIT_FOR_MATHJAX)
-                m = driver.execute_script(_MEASURE)
-                seconds = time.perf_counter() - start
-                print(
-                    f"{name + '.html':36} {seconds:5.1f} s  {m['typeset']:3}/{m['math']:3} "
-                    f"formulas typeset ({state}), {m['pres']:2} listings, "
-                    f"{len(m['clipped'])} clipped, "
-                    f"column {m['width']} px, page {m['height']} px"
-                )
-                for url in m["resources"]:
-                    fail.check(url.startswith(base), f"{name}: loaded {url}")
-                for pre in m["clipped"]:
-                    fail.append(
-                        f"{name}: listing {pre['first']!r} needs a horizontal scroll "
-                        f"({pre['overflow']} px)"
-                    )
-                for formula in m["wideMath"]:
-                    fail.append(
-                        f"{name}: formula {formula['first']!r} is cut off or needs a horizontal "
-                        f"scroll ({formula['overflow']} px)"
-                    )
-                for table in m["wide"]:
-                    fail.append(
-                        f"{name}: table {table['first']!r} is {table['width']:.0f} px, "
-                        f"wider than the {m['width']} px column"
-                    )
-                if m["math"]:
-                    fail.check(state == "typeset", f"{name}: MathJax did not finish: {state}")
-                    fail.check(
-                        m["typeset"] == m["math"],
-                        f"{name}: {m['math'] - m['typeset']} of {m['math']} formulas not typeset",
-                    )
-                fail.check(not m["rawKL"], f"{name}: literal \\mathrm{{KL}} text on the page")
-                if name == "vae":
-                    fail.check(m["typeset"] > 0, "vae: no formula typeset by MathJax")
-                if name in CHAPTERS or name == "auto_examples/vae_digits":
-                    _screenshot(driver, shots / f"{name.replace('/', '-')}.png", m["height"])
+            pages = [name for name in pages if re.search(only, name)]
+            for width in (DESKTOP, PHONE):
+                _set_width(driver, width)
+                for name in pages:
+                    start = time.perf_counter()
+                    state = _load(driver, f"{base}/{name}.html")
+                    m = driver.execute_script(_MEASURE, width == PHONE)
+                    seconds = time.perf_counter() - start
+                    _report_page(fail, totals, name, width, m, state, seconds, base, top)
+                    if shots_too:
+                        _screenshot(
+                            driver,
+                            shots / str(width) / f"{name.replace('/', '-')}.png",
+                            width,
+                            m["height"],
+                        )
+                    if width == DESKTOP:
+                        for anchor in m["anchors"]:
+                            land = driver.execute_script(_LAND, anchor)
+                            totals["anchors"] += 1
+                            fail.check(
+                                land["top"] >= land["headerBottom"] - 1,
+                                f"{name}#{anchor}: the heading lands at {land['top']:.0f} px, "
+                                f"under the header (bottom {land['headerBottom']:.0f} px)",
+                            )
         finally:
             driver.quit()
             shutil.rmtree(profile, ignore_errors=True)
-    print(f"screenshots: {', '.join(sorted(p.name for p in shots.glob('*.png')))} in {shots}")
+    print(
+        f"{len(list(shots.rglob('*.png')))} screenshots in {shots}/{DESKTOP} and /{PHONE}; "
+        f"{totals['split']} words split in table cells, {totals['tight']} figures without a "
+        f"gap below, {totals['anchors']} anchor jumps checked"
+    )
+    # Not a failure: a formula wider than the column scrolls (on a phone, most do).
+    desktop = [line for line in totals["scrolled"] if f" at {DESKTOP} px" in line]
+    print(
+        f"display formulas that scroll sideways: {len(totals['scrolled'])} "
+        f"({len(desktop)} at {DESKTOP} px{': ' if desktop else ''}{'; '.join(desktop)})"
+    )
     fail.report(f"headless Chromium on {build}")
+
+
+def _report_page(fail, totals, name, width, m, state, seconds, base, top) -> None:
+    where = f"{name} at {width} px"
+    print(
+        f"{name + '.html':36} {width:4} px {seconds:5.1f} s  {m['typeset']:3}/{m['math']:3} "
+        f"formulas ({state}), {len(m['clipped'])}/{m['pres']} listings scroll, "
+        f"{len(m['split'])} split words, column {m['width']} px, page {m['height']} px"
+    )
+    totals["split"] += len(m["split"])
+    totals["tight"] += len(m["tight"])
+    for url in m["resources"]:
+        fail.check(url.startswith(base), f"{name}: loaded {url}")
+    if m["split"]:
+        fail.append(f"{where}: words broken inside table cells: {', '.join(m['split'][:8])}")
+    fail.check(
+        m["pageOverflow"] <= 1,
+        f"{where}: the page scrolls sideways ({m['pageOverflow']} px wider than the window)",
+    )
+    for table in m["wide"]:
+        fail.check(
+            table["scrolls"],
+            f"{where}: table {table['first']!r} is {table['width']:.0f} px, wider than the "
+            f"{m['width']} px column, and does not scroll",
+        )
+    for formula in m["wideMath"]:
+        if fail.check(
+            formula["scrolls"],
+            f"{where}: formula {formula['first']!r} is cut off ({formula['overflow']} px)",
+        ):
+            totals["scrolled"].append(
+                f"{where}: {formula['first'][:40]!r} +{formula['overflow']} px"
+            )
+    for figure in m["tight"]:
+        fail.append(f"{where}: no gap below the figure {figure['src']} ({figure['gap']:.0f} px)")
+    if width == DESKTOP:
+        for pre in m["clipped"]:
+            fail.append(
+                f"{where}: listing {pre['first']!r} needs a horizontal scroll "
+                f"({pre['overflow']} px)"
+            )
+        fail.check(m["sidebarShown"], f"{where}: no navigation sidebar")
+        linked = {urllib.parse.urljoin("/" + name, href).lstrip("/") for href in m["sidebarLinks"]}
+        for page in top:
+            path = urllib.parse.urljoin("/index.html", page).lstrip("/")
+            fail.check(
+                path in linked or path == f"{name}.html",
+                f"{where}: the sidebar does not link {page} (one click from every page)",
+            )
+    if m["math"]:
+        fail.check(state == "typeset", f"{name}: MathJax did not finish: {state}")
+        fail.check(
+            m["typeset"] == m["math"],
+            f"{name}: {m['math'] - m['typeset']} of {m['math']} formulas not typeset",
+        )
+    fail.check(not m["rawKL"], f"{name}: literal \\mathrm{{KL}} text on the page")
+    if name == "vae":
+        fail.check(m["typeset"] > 0, "vae: no formula typeset by MathJax")
 
 
 def install_chromium() -> None:
@@ -368,8 +650,12 @@ def install_chromium() -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("check", choices=("html", "browser", "install-chromium"))
+    parser.add_argument("check", choices=("html", "links", "browser", "install-chromium"))
     parser.add_argument("build", nargs="?", type=pathlib.Path, help="the HTML build folder")
+    parser.add_argument("--pages", default="", help="browser: only pages matching this regex")
+    parser.add_argument(
+        "--no-screenshots", action="store_true", help="browser: measure without screenshots"
+    )
     args = parser.parse_args(argv)
     if args.check == "install-chromium":
         install_chromium()
@@ -378,8 +664,10 @@ def main(argv=None) -> None:
         parser.error(f"{args.build} is not an HTML build folder")
     if args.check == "html":
         check_html(args.build)
+    elif args.check == "links":
+        links_main(args.build)
     else:
-        check_browser(args.build)
+        check_browser(args.build, shots_too=not args.no_screenshots, only=args.pages)
 
 
 if __name__ == "__main__":

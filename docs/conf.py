@@ -4,7 +4,10 @@ Build it with ``tox -e docs``: sphinx-gallery runs every ``examples/*.py`` in
 quick mode (``GENKERAS_EXAMPLE_QUICK=1``, tiny epochs) and renders it with its
 figures and ``.py``/``.ipynb`` downloads, the HTML is built with warnings as
 errors, and ``docs/check_site.py`` checks the result (no CDN, MathJax bundled,
-notebooks, CLI options intact). The build needs no network: MathJax is copied
+notebooks, CLI options intact, every link and anchor inside the site). The
+API pages and the CLI reference's tables come from ``docs/genkeras_sphinx.py``
+(every object documented once, under its own module; the options generated
+from the click commands). The build needs no network: MathJax is copied
 into ``_static`` by ``sphinx-mathjax-offline``, there is no intersphinx, and the
 figures are made on this machine by the examples (or, for the few that need a
 full-mode run, are committed PNGs under ``_static/figures/``; see
@@ -27,7 +30,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("GENKERAS_EXAMPLE_QUICK", "1")
 DOCS = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(DOCS.parent))
-sys.path.insert(0, str(DOCS))  # gallery_hooks
+sys.path.insert(0, str(DOCS))  # gallery_hooks, genkeras_sphinx
 
 from sphinx.transforms import SphinxTransform  # noqa: E402
 
@@ -44,7 +47,7 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx-mathjax-offline",  # copies MathJax 3 into _static/mathjax: math renders offline
     "sphinx.ext.viewcode",
-    "sphinx_click",
+    "genkeras_sphinx",  # docs/genkeras_sphinx.py: the API once, the CLI reference's tables
     "sphinx_copybutton",
     "sphinx_gallery.gen_gallery",
     "myst_parser",
@@ -75,7 +78,9 @@ napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
 napoleon_use_ivar = True  # "Attributes:" sections as fields, not duplicate attribute entries
-autodoc_default_options = {"members": True, "member-order": "bysource"}
+# No "members" default: docs/genkeras_sphinx.py's automodule picks a module's members (the
+# names of its __all__ it defines itself), and a default "members" would override that list.
+autodoc_default_options = {"member-order": "bysource"}
 autodoc_typehints = "signature"
 autodoc_mock_imports = []
 
@@ -106,9 +111,11 @@ class _NoSmartQuotes(SphinxTransform):
 
 
 def setup(app):
-    """Registers the docstring hook before napoleon's (priority 500) and the quotes switch."""
+    """Registers the docstring hook before napoleon's (priority 500), the quotes switch and
+    the header's sections (``_page_context``, defined below)."""
     app.connect("autodoc-process-docstring", _plain_attribute_docstrings, priority=400)
     app.add_transform(_NoSmartQuotes)
+    app.connect("html-page-context", _page_context)
 
 
 # -- cross-references ----------------------------------------------------------------------
@@ -131,8 +138,10 @@ nitpick_ignore_regex = [
     (r"py:meth", r"call"),
 ]
 
-# -- link check: only links inside the site (the build runs offline) ---------------------
-linkcheck_ignore = [r"https?://.*", r"mailto:.*"]
+# -- link check ----------------------------------------------------------------------------
+# ``docs/check_site.py links`` checks every link inside the built site and its anchor
+# (tox -e docs). Sphinx's linkcheck builder is for the external links only, run online by
+# hand: sphinx-build -b linkcheck docs OUT.
 linkcheck_anchors = True
 
 # -- the examples gallery (sphinx-gallery) --------------------------------------------------
@@ -189,12 +198,42 @@ html_css_files = ["genkeras.css"]
 html_title = f"genkeras {release}"  # the navbar shows it on every page
 html_last_updated_fmt = None
 html_show_sourcelink = False
+# The header names the sections and the left sidebar lists every page of the root
+# toctree under its caption (Lessons, How-to, Reference), so every top-level page is one
+# click from every page. Each section: its title, the page it opens, and the pages (or
+# folder prefixes) it covers, for the header's "current" mark.
+GENKERAS_SECTIONS = (
+    ("Lessons", "autoregressive", ("autoregressive", "vae", "gans")),
+    ("Examples", "examples", ("examples", "auto_examples/", "figures")),
+    ("How-to", "plugins", ("plugins", "writing-a-plugin", "scaling")),
+    ("CLI", "cli", ("cli",)),
+    ("API", "api/index", ("api/", "_modules/")),
+    ("Results", "results", ("results",)),
+)
+
+
+def _section_of(pagename: str) -> str | None:
+    for title, _, covers in GENKERAS_SECTIONS:
+        if any(pagename == c or (c.endswith("/") and pagename.startswith(c)) for c in covers):
+            return title
+    return None
+
+
+def _page_context(app, pagename, templatename, context, doctree):
+    """Gives the header template the sections and the one this page belongs to."""
+    context["genkeras_sections"] = GENKERAS_SECTIONS
+    context["genkeras_section"] = _section_of(pagename)
+
+
 html_theme_options = {
     "navbar_align": "left",
-    "header_links_before_dropdown": 4,
+    "navbar_center": ["genkeras-navbar"],
+    "navbar_end": ["theme-switcher"],
+    "navbar_persistent": ["search-button-field"],
     "show_prev_next": True,
     "show_toc_level": 2,
     "navigation_with_keys": False,
+    "primary_sidebar_end": [],
     # The in-page table of contents on every page; an example's downloads beside it.
     "secondary_sidebar_items": {
         "**": ["page-toc"],
@@ -206,10 +245,7 @@ html_theme_options = {
     "pygments_light_style": "default",
     "pygments_dark_style": "github-dark",
 }
-# No left sidebar: the navbar lists the pages (the API's four are linked from its
-# index and by next/previous), and the text column gets the width a 100-column
-# code listing needs at a 1280-px window.
-html_sidebars = {"**": []}
+html_sidebars = {"**": ["genkeras-sidebar-nav"], "search": [], "genindex": []}
 
 # sphinx-copybutton: copy commands without their prompts or the output below them.
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
