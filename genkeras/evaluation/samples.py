@@ -28,8 +28,9 @@ from genkeras.evaluation.coverage import dataset_metrics, merge_metrics
 
 __all__ = ["IMAGE_SAMPLES", "MIN_CLASS_FRACTION", "POINT_SAMPLES", "sample_quality"]
 
-#: Samples scored on images, and on vectors (the VEEGAN protocol's 2,500).
+#: Samples scored on images.
 IMAGE_SAMPLES = 1000
+#: Samples scored on vectors (the VEEGAN protocol's 2,500).
 POINT_SAMPLES = 2500
 #: A class is covered if it receives at least this fraction of the samples (20 of
 #: 1,000: a fifth of a uniform share over 10 classes).

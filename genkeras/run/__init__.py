@@ -12,7 +12,8 @@ The modules, by responsibility:
   once) and what ``config.json`` holds;
 * :mod:`~genkeras.run.options` -- option fields as data, checked in one place
   and turned into click options;
-* :mod:`~genkeras.run.lifecycle` -- plan, build, fit, evaluate, write;
+* :mod:`~genkeras.run.plan` -- a run resolved and validated before anything is built;
+* :mod:`~genkeras.run.lifecycle` -- build, fit, evaluate, write;
 * :mod:`~genkeras.run.callbacks` -- the Keras callbacks every run gets;
 * :mod:`~genkeras.run.checkpoint` -- atomic checkpoints of the full state;
 * :mod:`~genkeras.run.folder` -- what a run folder holds;
@@ -27,12 +28,12 @@ Importing this package does not import TensorFlow.
 # configs import -- does not pull in the lifecycle, and the lifecycle the configs.
 _EXPORTS = {
     "RunConfig": "genkeras.run.config",
-    "RunPlan": "genkeras.run.lifecycle",
+    "RunPlan": "genkeras.run.plan",
     "RunResult": "genkeras.run.lifecycle",
     "TrainingDivergedError": "genkeras.run.lifecycle",
     "execute": "genkeras.run.lifecycle",
     "load_run": "genkeras.run.lifecycle",
-    "plan_run": "genkeras.run.lifecycle",
+    "plan_run": "genkeras.run.plan",
     "run": "genkeras.run.lifecycle",
 }
 __all__ = sorted(_EXPORTS)

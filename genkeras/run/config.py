@@ -211,9 +211,7 @@ class Invocation:
         None, "Continue the run in this folder from its last checkpoint.", path=True
     )
     overwrite: bool = option(False, "Allow a non-empty --out.", flag=True)
-    quiet: bool = option(
-        False, "No progress output; TensorFlow's C++ log silenced too.", flag=True
-    )
+    quiet: bool = option(False, "No progress output; TensorFlow's C++ log silenced too.", flag=True)
 
     def __post_init__(self):
         check_fields(self)
