@@ -43,10 +43,12 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SNIPPET = r"""
 import json, sys, time
 import keras
-try:
+import os
+import genkeras
+if os.path.exists(os.path.join(os.path.dirname(genkeras.__file__), "training.py")):
+    from genkeras.training import run  # before the run machinery moved to genkeras.run
+else:
     from genkeras.run import run
-except ImportError:  # before the run machinery moved to genkeras.run
-    from genkeras.training import run
 
 class Timer(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):

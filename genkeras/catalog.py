@@ -80,3 +80,78 @@ wgan_gp = Lazy(
     "genkeras.stabilizers.wgan_gp:WGANGP",
     "WGAN-GP (Gulrajani et al. 2017): Wasserstein critic with a gradient penalty, lambda=10.",
 )
+
+
+# -- loading a saved model after ``import genkeras`` alone --------------------------------
+#: The built-in model families, whose classes a saved ``model.keras`` names.
+MODELS = (vae, pixelcnn, gated_pixelcnn, pixelrnn, gmm, gan)
+#: Keras's registry of serializable classes: a small module with no TensorFlow in it.
+KERAS_REGISTRY = "keras.src.saving.object_registration"
+
+
+class _Deferred:
+    """Stands in Keras's registry for a built-in family until a file needs it.
+
+    ``keras.saving.load_model`` looks a ``"genkeras>VAE"`` up and calls its
+    ``from_config``; only then is the family's module (and TensorFlow
+    Probability) imported, and the real class -- which replaces this entry
+    as it registers itself -- builds the model.
+    """
+
+    def __init__(self, handle: Lazy):
+        self.handle = handle
+        self.__name__ = handle.target.rpartition(":")[2]
+
+    def from_config(self, config, custom_objects=None):
+        """Imports the family and builds it from ``config``."""
+        return self.handle.load().from_config(config)
+
+
+def _register(registry_module) -> None:
+    for handle in MODELS:
+        name = "genkeras>" + handle.target.rpartition(":")[2]
+        registry_module.GLOBAL_CUSTOM_OBJECTS.setdefault(name, _Deferred(handle))
+
+
+class _AfterKerasRegistry:
+    """A one-shot import hook: once Keras's registry module is executed, add the families."""
+
+    def find_spec(self, name, path=None, target=None):
+        """Wraps the loader of :data:`KERAS_REGISTRY`; ``None`` for every other module."""
+        import importlib.machinery
+        import sys
+
+        if name != KERAS_REGISTRY:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _RegisteringLoader(spec.loader)
+        return spec
+
+
+class _RegisteringLoader:
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        _register(module)
+
+
+def register_with_keras() -> None:
+    """Makes ``keras.saving.load_model`` find every built-in family after ``import genkeras``.
+
+    Called by ``import genkeras``; imports no TensorFlow. If Keras is loaded
+    already, the families are added to its registry now; otherwise as soon as
+    Keras loads its registry.
+    """
+    import sys
+
+    if KERAS_REGISTRY in sys.modules:
+        _register(sys.modules[KERAS_REGISTRY])
+    elif not any(isinstance(f, _AfterKerasRegistry) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterKerasRegistry())
