@@ -19,6 +19,7 @@ __all__ = [
     "latent_manifold",
     "latent_scatter",
     "loglik_curve",
+    "blind_spot_mask",
     "receptive_field",
     "samples_figure",
     "scatter_2d",
@@ -542,6 +543,41 @@ def kl_fits(grid, target_density, fits, path, title: str = "KL is not symmetric"
     return _save(fig, path)
 
 
+def blind_spot_mask(gradient, position) -> np.ndarray:
+    """The past pixels within an output's reach that it cannot see: its blind spot.
+
+    A past pixel (before ``position`` in raster order) is in the blind spot if
+    the receptive field ``gradient`` is zero there although the pixel lies
+    inside the bounding box of the pixels the output does see -- so pixels
+    beyond the network's reach (distance) do not count, holes in its field do.
+
+    Args:
+        gradient: ``(H, W)`` receptive field (``AutoregressiveModel.receptive_field``).
+        position: The output pixel ``(row, col)``.
+
+    Returns:
+        A boolean ``(H, W)`` mask.
+
+    Example:
+
+    >>> field = np.ones((3, 5)); field[1, 3:] = 0; field[2, 2:] = 0  # row 1 misses 2 pixels
+    >>> int(blind_spot_mask(field, (2, 2)).sum())
+    2
+    """
+    gradient = np.asarray(gradient)
+    row, col = position
+    past = np.zeros(gradient.shape, bool)
+    past[:row] = True
+    past[row, :col] = True
+    seen = (gradient > 0) & past
+    if not seen.any():
+        return np.zeros(gradient.shape, bool)
+    rows, cols = np.nonzero(seen)
+    inside = np.zeros(gradient.shape, bool)
+    inside[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = True
+    return past & ~seen & inside
+
+
 def receptive_field(
     gradients, path, positions, titles=None, title: str = "which input pixels can each output see?"
 ) -> str:
@@ -574,10 +610,7 @@ def receptive_field(
         shown = np.where(seen, np.log10(grad + 1e-12), np.nan)
         ax.imshow(np.zeros_like(grad), cmap="gray_r", vmin=0, vmax=1)
         ax.imshow(shown, cmap="viridis", interpolation="nearest")
-        past = np.zeros((height, width), bool)
-        past[:row] = True
-        past[row, :col] = True
-        blind = past & ~seen
+        blind = blind_spot_mask(grad, (row, col))
         for r, c in zip(*np.nonzero(blind)):
             ax.add_patch(
                 Rectangle(
@@ -588,7 +621,7 @@ def receptive_field(
             Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2)
         )
         name = titles[k] if titles is not None else f"output ({row}, {col})"
-        ax.set_title(f"{name}\nblind past pixels: {int(blind.sum())}", fontsize=8)
+        ax.set_title(f"{name}\nblind spot: {int(blind.sum())} past pixels", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(title, fontsize=9)

@@ -43,7 +43,10 @@ from genkeras.models.distributions import Categorical
 
 tfd = tfp.distributions
 
-__all__ = ["AutoregressiveModel"]
+__all__ = ["FIELD_CANVAS", "AutoregressiveModel"]
+
+#: The smallest side of the canvas the receptive-field figure is drawn on.
+FIELD_CANVAS = 16
 
 
 class AutoregressiveModel(GenerativeModel):
@@ -282,16 +285,48 @@ class AutoregressiveModel(GenerativeModel):
         grad = tape.gradient(target, x)  # (1, H, W, C)
         return np.abs(grad.numpy()[0]).sum(axis=-1)
 
+    def field_twin(self, cls=None, config=None):
+        """This architecture (or ``cls`` with ``config``) on a canvas of at least 16x16.
+
+        A receptive field is decided by the masks alone, so random weights do;
+        the canvas is :data:`FIELD_CANVAS` on a side at least, because on an
+        8x8 image the border cuts PixelCNN's blind spot off: every past pixel
+        is within its reach there, and the lesson cannot be seen.
+
+        Args:
+            cls: The family (default: this one).
+            config: Its config fields (default: this model's).
+        """
+        import dataclasses
+
+        cls = cls or type(self)
+        config = dataclasses.asdict(self.cfg) if config is None else config
+        h, w = max(self.height, FIELD_CANVAS), max(self.width, FIELD_CANVAS)
+        twin = cls((h, w, self.channels), self.levels, config, self.num_classes)
+        return twin.build_from_shape()
+
+    def field_comparison(self) -> list:
+        """``(title, model)`` pairs the receptive-field figure shows (default: this family)."""
+        return [(type(self).__name__, self.field_twin())]
+
     def write_figures(self, spec, out_dir) -> list[str]:
-        """Writes ``receptive_field.png``: which inputs one output pixel can see."""
+        """Writes ``receptive_field.png``: which inputs one output pixel can see.
+
+        Drawn on a canvas of at least 16x16 (:meth:`field_twin`), with the
+        number of past pixels each model cannot see in the panel's title; the
+        pixel CNNs show the other variant beside them (blind spot against none).
+        """
         from genkeras import plots
 
-        position = (self.height // 2, self.width // 2)
-        grad = self.receptive_field(position)
+        pairs = self.field_comparison()
+        height, width = pairs[0][1].height, pairs[0][1].width
+        position = (height // 2, width // 2 - 2)
         plots.receptive_field(
-            [grad],
+            [model.receptive_field(position) for _, model in pairs],
             os.path.join(out_dir, "receptive_field.png"),
-            positions=[position],
-            titles=[type(self).__name__],
+            positions=[position] * len(pairs),
+            titles=[name for name, _ in pairs],
+            title=f"which input pixels can output ({position[0]}, {position[1]}) see? "
+            f"({height}x{width} canvas, random weights: the masks decide)",
         )
         return ["receptive_field.png"]

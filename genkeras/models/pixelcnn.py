@@ -259,6 +259,20 @@ class PixelCNN(AutoregressiveModel):
     config_class = PixelCNNConfig
     supports_cached_sampling = True
 
+    def field_comparison(self) -> list:
+        """This PixelCNN beside a Gated PixelCNN of the same depth: its blind spot, and none."""
+        cfg = self.cfg
+        gated = {
+            "filters": max(cfg.filters // 2, self.channels),
+            "num_layers": cfg.num_blocks,
+            "first_kernel": cfg.first_kernel,
+            "kernel_size": cfg.kernel_size,
+        }
+        return [
+            ("PixelCNN", self.field_twin()),
+            ("Gated PixelCNN", self.field_twin(GatedPixelCNN, gated)),
+        ]
+
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
         super().__init__(
             data_shape, levels=levels, config=config, num_classes=num_classes, **kwargs
@@ -361,6 +375,20 @@ class GatedPixelCNN(AutoregressiveModel):
 
     config_class = GatedPixelCNNConfig
     supports_cached_sampling = True
+
+    def field_comparison(self) -> list:
+        """This Gated PixelCNN beside a PixelCNN of the same depth: no blind spot, and one."""
+        cfg = self.cfg
+        plain = {
+            "filters": 2 * cfg.filters,
+            "num_blocks": cfg.num_layers,
+            "first_kernel": cfg.first_kernel,
+            "kernel_size": cfg.kernel_size,
+        }
+        return [
+            ("Gated PixelCNN", self.field_twin()),
+            ("PixelCNN", self.field_twin(PixelCNN, plain)),
+        ]
 
     def __init__(self, data_shape, levels=None, config=None, num_classes=None, **kwargs):
         super().__init__(

@@ -321,3 +321,23 @@ def test_cli_trains_on_mnist_shaped_28x28_data(tmp_path, mnist_shaped_npz, name,
     assert result.exit_code == 0, result.output
     x = np.load(tmp_path / "s.npz")["x"]
     assert x.shape == (2, 28, 28, 1) and set(np.unique(x)) <= {0.0, 1.0}
+
+
+def test_the_run_folder_figure_shows_the_blind_spot_on_8x8_digits(tmp_path):
+    """On 8x8 the border hides it; the figure's canvas is 16x16, PixelCNN beside Gated."""
+    from genkeras import data, plots
+
+    spec = data.load("digits", binarize=True)
+    keras.utils.set_random_seed(0)
+    model = PixelCNN.from_data(spec).build_from_shape()  # the family's defaults
+    own = model.receptive_field((4, 4))
+    assert plots.blind_spot_mask(own, (4, 4)).sum() == 0  # 8x8: nothing to see
+    pairs = model.field_comparison()
+    assert [name for name, _ in pairs] == ["PixelCNN", "Gated PixelCNN"]
+    position = (8, 6)
+    blind = {
+        name: int(plots.blind_spot_mask(twin.receptive_field(position), position).sum())
+        for name, twin in pairs
+    }
+    assert blind["PixelCNN"] > 0 and blind["Gated PixelCNN"] == 0, blind
+    assert model.write_figures(spec, tmp_path) == ["receptive_field.png"]
