@@ -127,6 +127,8 @@ def _make_run_command(name: str, config_class) -> click.Command:
             return
         click.echo(f"run folder: {result.run_dir}")
         _print_metrics(result.metrics)
+        for note in result.model.lesson_notes(result.metrics, result.history):
+            click.echo(f"note: {note}")
 
     summary = registry.models.entry(name).summary
     return click.Command(name, params=params, callback=callback, help=summary, short_help=summary)
@@ -189,8 +191,6 @@ def main(debug):
 @main.group(cls=RunGroup)
 def run():
     """Train MODEL and write a run folder (genkeras run MODEL --help for its options)."""
-
-
 
 
 @main.command()

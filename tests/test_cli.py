@@ -174,3 +174,12 @@ def test_run_output_off_a_terminal_is_plain_lines(tmp_path):
         text=True,
     )
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr[-2000:]
+
+
+def test_a_run_that_fails_its_lesson_says_so(runner, tmp_path):
+    """A one-epoch GAN on the ring has not covered the modes: the summary names it."""
+    args = ["run", "gan", "--dataset", "ring", "--epochs", "1", "--width", "8", "--depth", "1"]
+    result = runner.invoke(main, args + ["--quiet", "--out", str(tmp_path / "g")])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note: ")]
+    assert notes and ("mode collapse" in notes[0] or "near a mode" in notes[0]), result.output

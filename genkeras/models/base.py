@@ -26,6 +26,7 @@ hook                                 used for
 ``evaluation_metrics(spec, ...)``    the family's own metrics (likelihoods, bounds); the runner adds
                                      the shared sample-quality scores (:mod:`genkeras.evaluation`)
 ``write_figures(spec, out_dir)``     the family's own figures in the run folder
+``lesson_notes(metrics, history)``   what the numbers say about the run's lesson (printed)
 ``load_saved(run_dir)``              reading the saved model back
 ==================================== ===================================================
 
@@ -546,6 +547,19 @@ class GenerativeModel(keras.Model):
 
     def write_figures(self, spec, out_dir) -> list[str]:
         """Writes family-specific figures into ``out_dir``; returns the file names."""
+        return []
+
+    def lesson_notes(self, metrics: Mapping[str, Any], history: Mapping[str, list]) -> list[str]:
+        """What a finished run's numbers say about the lesson it shows, one line each.
+
+        ``genkeras run`` prints them after the metrics, so a run that failed
+        its lesson says so (a GAN whose samples collapsed onto a few modes, a
+        VAE whose latent units are unused) and what to try. Default: none.
+
+        Args:
+            metrics: The run's test metrics (``metrics.json``).
+            history: The per-epoch logs.
+        """
         return []
 
     @classmethod

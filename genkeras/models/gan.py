@@ -539,6 +539,38 @@ class GAN(GenerativeModel):
         """
         return write_figures(self, spec, out_dir)
 
+    def lesson_notes(self, metrics, history) -> list[str]:
+        """Names mode collapse and a discriminator that won, with what to try."""
+        notes = []
+        d_fake = (history.get("d_fake") or [None])[-1]
+        won = d_fake is not None and d_fake < 0.05
+        for covered, total, what in (
+            ("modes_covered", "num_modes", "modes"),
+            ("classes_covered", "num_classes", "classes"),
+        ):
+            if total in metrics and metrics[covered] < 0.9 * metrics[total]:
+                note = f"covered {metrics[covered]}/{metrics[total]} {what}: mode collapse"
+                if won:
+                    note += f"; the discriminator won (D(G(z)) ~ {d_fake:.3f})"
+                notes.append(
+                    note + ". Try a stabilizer (--stabilizer feature-matching, pacgan or "
+                    "minibatch-discrimination), or more --epochs."
+                )
+        hq = metrics.get("high_quality_fraction")
+        if hq is not None and hq < 0.5 and not notes:
+            notes.append(
+                f"only {100 * hq:.0f} % of the samples lie near a mode: the generator has not "
+                "settled on the centres. Train longer, or decay the learning rate "
+                "(--lr-decay 0.01)."
+            )
+        confidence = metrics.get("classifier_confidence")
+        if confidence is not None and confidence < 0.8:
+            notes.append(
+                f"the classifier is unsure of the samples (mean confidence {confidence:.2f}): "
+                "they are blurred or between classes. Train longer."
+            )
+        return notes
+
     # -- loading ---------------------------------------------------------------------------------
     @classmethod
     def load_saved(cls, run_dir: str):

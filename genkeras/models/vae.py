@@ -457,6 +457,23 @@ class VAE(GenerativeModel):
 
         return classify
 
+    def lesson_notes(self, metrics, history) -> list[str]:
+        """Names posterior collapse (unused latent units) and samples that miss classes."""
+        notes = []
+        active = metrics.get("active_units")
+        if active is not None and active < self.cfg.latent_dim:
+            notes.append(
+                f"only {active} of {self.cfg.latent_dim} latent units are in use (posterior "
+                "collapse): the KL term pulled them onto the prior. Try a longer "
+                "--kl-warmup-steps or more --epochs."
+            )
+        if "num_classes" in metrics and metrics["classes_covered"] < 0.9 * metrics["num_classes"]:
+            notes.append(
+                f"the decoder's samples cover {metrics['classes_covered']}/"
+                f"{metrics['num_classes']} classes: train longer."
+            )
+        return notes
+
     # -- sampling and figures ---------------------------------------------------------
     def decode_mean(self, z):
         """Returns ``E[x|z]`` (in the data's units: levels or raw values)."""

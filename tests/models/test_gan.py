@@ -287,3 +287,15 @@ def test_trains_under_mirrored_strategy_with_two_replicas(tmp_path):
         [sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=600
     )
     assert proc.returncode == 0 and "OK" in proc.stdout, proc.stderr[-3000:]
+
+
+def test_a_collapsed_run_says_so_and_what_to_try(seeded):
+    gan = GAN((2,), config=TINY)
+    collapsed = {"modes_covered": 0, "num_modes": 8, "high_quality_fraction": 0.0}
+    notes = gan.lesson_notes(collapsed, {"d_fake": [0.2, 1e-4]})
+    assert len(notes) == 1 and "covered 0/8 modes: mode collapse" in notes[0]
+    assert "the discriminator won" in notes[0] and "--stabilizer" in notes[0]
+    taught = {"modes_covered": 8, "num_modes": 8, "high_quality_fraction": 0.95}
+    assert gan.lesson_notes(taught, {"d_fake": [0.4]}) == []
+    blurred = {"classes_covered": 10, "num_classes": 10, "classifier_confidence": 0.6}
+    assert "unsure" in gan.lesson_notes(blurred, {})[0]
