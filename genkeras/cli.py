@@ -116,7 +116,12 @@ def _make_run_command(name: str, config_class) -> click.Command:
             overwrite=call.overwrite,
             **fields,
         )
-        if plan.resume:
+        if plan.resume and plan.done >= plan.run.epochs:
+            from genkeras.run.folder import unfinished
+
+            missing = "; ".join(unfinished(plan.out))
+            click.echo(f"completing {plan.out}, trained {plan.done} epochs ({missing})")
+        elif plan.resume:
             click.echo(f"resuming {plan.out} after epoch {plan.done}, to epoch {plan.run.epochs}")
         if call.quiet:  # TensorFlow's C++ errors too (it reads the level when it loads)
             os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
@@ -209,8 +214,17 @@ def evaluate(run_dir, batch_size, as_json):
     from genkeras.run import lifecycle
 
     show_progress(not as_json)  # keep --json output parseable
-    model, spec, _ = lifecycle.load_run(run_dir)
+    from genkeras.run.folder import unfinished
+
+    model, spec, record = lifecycle.load_run(run_dir)
     metrics = lifecycle.evaluate(model, spec, batch_size=batch_size)
+    missing = unfinished(run_dir)
+    if missing and not as_json:
+        click.echo(
+            f"note: {run_dir} is not a finished run ({'; '.join(missing)}): "
+            f"genkeras run {record.model} --resume {run_dir} completes it",
+            err=True,
+        )
     if as_json:
         click.echo(json.dumps(metrics, indent=2, sort_keys=True))
     else:

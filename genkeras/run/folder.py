@@ -11,24 +11,33 @@ loads.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
+import errno
+import json
 import os
 import shutil
 import zipfile
 
 from genkeras import data as data_lib
 from genkeras import registry
+from genkeras.errors import RunFolderError
 from genkeras.evaluation.classifier import CLASSIFIER_FILE
 from genkeras.run import checkpoint as ckpt
 from genkeras.run.config import CONFIG_FILE, RunRecord
 
 __all__ = [
     "LEGACY_FILES",
+    "LOCK_FILE",
     "RUN_FILES",
     "check_out",
+    "check_path",
     "clear_run_files",
     "is_finished",
+    "locked",
+    "named_os_errors",
+    "unfinished",
     "load_run",
     "new_run_dir",
     "read_history",
@@ -50,6 +59,8 @@ RUN_FILES = (
     "tensorboard",
     CLASSIFIER_FILE,  # the evaluation's cached classifier (GAN on labelled images)
 )
+#: Held (``flock``) by the process writing a run folder, and removed when it is done.
+LOCK_FILE = ".genkeras-lock"
 #: What genkeras 0.1.0 runs wrote besides RUN_FILES (their config.json lists no files).
 LEGACY_FILES = (
     "reconstructions.png",
@@ -86,7 +97,7 @@ def check_out(out: str, overwrite: bool) -> None:
     if os.path.exists(out):
         if not os.path.isdir(out):
             raise FileExistsError(f"--out {out} exists and is not a folder.")
-        if os.listdir(out) and not overwrite:
+        if [n for n in os.listdir(out) if n != LOCK_FILE] and not overwrite:
             raise FileExistsError(
                 f"--out {out} exists and is not empty; pass --overwrite to replace its run "
                 "files or --resume to continue it."
@@ -133,10 +144,145 @@ def remove_unstarted(out: str, new_folder: bool) -> None:
         clear_run_files(out)
 
 
+def _broken(path: str) -> str | None:
+    """Why the file at ``path`` cannot be what the run wrote (``None``: it is complete)."""
+    if not os.path.isfile(path):
+        return "missing"
+    try:
+        if path.endswith(".keras"):
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()  # reads every member: a CRC error shows
+            return f"damaged member {bad}" if bad else None
+        if path.endswith(".png"):
+            with open(path, "rb") as f:
+                head = f.read(8)
+                f.seek(max(os.path.getsize(path) - 12, 0))
+                tail = f.read()
+            complete = head == b"\x89PNG\r\n\x1a\n" and b"IEND" in tail
+            return None if complete else "not a complete PNG"
+        if path.endswith(".json"):
+            with open(path) as f:
+                json.load(f)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        return f"unreadable ({type(exc).__name__})"
+    return None
+
+
+def unfinished(out: str) -> list[str]:
+    """What keeps ``out`` from being a finished run: ``["model.keras: missing", ...]``.
+
+    A run is finished when ``metrics.json`` (written last), ``config.json``,
+    ``history.csv`` and ``model.keras`` are there and every file its
+    ``config.json`` lists was written and reads back (a ``.keras`` archive's
+    checksums, a PNG's end, a JSON file's syntax). Runs of genkeras 0.1.0,
+    whose ``config.json`` lists no files, need ``metrics.json`` and a
+    readable ``model.keras``.
+    """
+    try:
+        promised = RunRecord.read(out).files
+    except (FileNotFoundError, ValueError):
+        promised = []
+    names = ["metrics.json", CONFIG_FILE, "model.keras", *promised]
+    if promised:
+        names.append("history.csv")
+    problems = []
+    for name in dict.fromkeys(names):
+        why = _broken(os.path.join(out, name))
+        if why:
+            problems.append(f"{name}: {why}")
+    return problems
+
+
 def is_finished(out: str) -> bool:
-    """Whether ``out`` holds a finished run (metrics and a readable ``model.keras``)."""
-    model = os.path.join(out, "model.keras")
-    return os.path.exists(os.path.join(out, "metrics.json")) and zipfile.is_zipfile(model)
+    """Whether ``out`` holds a finished run (see :func:`unfinished`)."""
+    return not unfinished(out)
+
+
+@contextlib.contextmanager
+def locked(out: str):
+    """Holds the run folder's lock while the block writes it.
+
+    The lock is an ``flock`` on ``out/.genkeras-lock``, which the operating
+    system releases when the process ends, however it ends (a kill -9 leaves
+    no stale lock behind). Creates ``out`` if needed.
+
+    Raises:
+        genkeras.errors.RunFolderError: If another process holds it.
+    """
+    import fcntl
+
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, LOCK_FILE)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            raise RunFolderError(
+                f"{out} is being written by another genkeras run (process {holder}); wait "
+                "for it to finish, or choose another --out."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        try:
+            yield
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)  # before the unlock: a waiting writer finds no stale file
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def named_os_errors(out: str):
+    """Re-raises an ``OSError`` of the block with the path and errno in its one line.
+
+    A write that fails for lack of space (``ENOSPC``) often names no file;
+    the user needs to know where, and that the run is not finished.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is None or isinstance(exc, (FileExistsError, FileNotFoundError)):
+            raise
+        where = exc.filename or out
+        name = errno.errorcode.get(exc.errno, str(exc.errno))
+        raise OSError(
+            exc.errno,
+            f"{where}: {exc.strerror or exc} ({name}). The run folder {out} is not "
+            "finished; free the space (or fix the cause) and complete it with --resume",
+        ) from None
+
+
+def check_path(path: str, what: str) -> None:
+    """Refuses a path the file system cannot hold (a name or the whole path too long).
+
+    Checked before anything is created, so a refused ``--out`` leaves no folder behind.
+
+    Raises:
+        ValueError: Naming the option, the limit and the part that exceeds it.
+    """
+    absolute = os.path.abspath(path)
+    parent = absolute
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    try:
+        name_max = os.pathconf(parent, "PC_NAME_MAX")
+        path_max = os.pathconf(parent, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    if len(absolute.encode()) >= path_max:
+        raise ValueError(
+            f"{what} {path[:60]}...: the path is {len(absolute.encode())} bytes long; this "
+            f"file system allows {path_max - 1}."
+        )
+    for part in absolute.split(os.sep):
+        if len(part.encode()) > name_max:
+            raise ValueError(
+                f"{what} {path[:60]}...: the name {part[:40]}... is {len(part.encode())} bytes "
+                f"long; this file system allows {name_max} per name."
+            )
 
 
 def read_history(path: str) -> dict[str, list[float]]:

@@ -65,7 +65,15 @@ from genkeras.errors import TrainingDivergedError
 from genkeras.models.config import ModelConfig
 from genkeras.run import checkpoint as ckpt
 from genkeras.run.config import CONFIG_FILE, RunConfig, RunRecord
-from genkeras.run.folder import clear_run_files, load_run, read_history, remove_unstarted
+from genkeras.run.folder import (
+    check_out,
+    clear_run_files,
+    load_run,
+    locked,
+    named_os_errors,
+    read_history,
+    remove_unstarted,
+)
 from genkeras.run.plan import RunPlan, plan_run  # noqa: F401 - the API (step 1)
 
 __all__ = [
@@ -349,8 +357,9 @@ def evaluate(net, spec, batch_size: int = EVAL_BATCH) -> dict[str, float]:
 def write_run_folder(net, plan: RunPlan, history: dict[str, list[float]], metrics) -> RunResult:
     """Saves the model and writes the figures and metrics of a finished run (the chief's job).
 
-    ``metrics.json`` is written last: a folder that has it holds every file
-    the run promised.
+    ``config.json`` then lists every file written, and ``metrics.json`` comes
+    last: a run is finished once every listed file reads back
+    (:func:`genkeras.run.folder.unfinished`); until then ``--resume`` completes it.
     """
     from genkeras import plots
     from genkeras.models.base import MODEL_FILE
@@ -360,11 +369,14 @@ def write_run_folder(net, plan: RunPlan, history: dict[str, list[float]], metric
     tmp = os.path.join(out, "model.tmp.keras")
     net.save(tmp)
     os.replace(tmp, os.path.join(out, MODEL_FILE))
-    write_samples(net, spec, out, plan.run.seed)
+    files = []
+    if write_samples(net, spec, out, plan.run.seed):
+        files.append("samples.png")
     if history:
         title = f"{plan.model} on {spec.name}"
         plots.training_curves(history, os.path.join(out, "curves.png"), title=title)
-    files = net.write_figures(spec, out)
+        files.append("curves.png")
+    files += net.write_figures(spec, out)
     record = plan.record(files=files)
     ckpt.write_json(os.path.join(out, CONFIG_FILE), record.to_dict())
     metrics = dict(metrics)
@@ -448,7 +460,10 @@ def execute(plan: RunPlan, callbacks: Sequence[Any] = (), verbose: str | int = "
     from genkeras.run.runtime import import_tensorflow
 
     import_tensorflow()
-    with _op_determinism(not plan.run.jit):
+    writing = locked(plan.out) if plan.chief else contextlib.nullcontext()
+    with writing, named_os_errors(plan.out), _op_determinism(not plan.run.jit):
+        if plan.chief and not plan.resume:
+            check_out(plan.out, plan.overwrite)  # again, under the lock: a race is refused
         net, start_epoch = build(plan)
         history = train(net, plan, start_epoch, callbacks, verbose)
         if not plan.chief:

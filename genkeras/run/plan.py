@@ -21,7 +21,7 @@ from genkeras.models.config import ModelConfig, config_from_dict
 from genkeras.run import checkpoint as ckpt
 from genkeras.run.config import RunConfig, RunRecord
 from genkeras.run.distribute import is_chief
-from genkeras.run.folder import check_out, is_finished, new_run_dir
+from genkeras.run.folder import check_out, check_path, is_finished, new_run_dir
 
 __all__ = ["CHANGEABLE_ON_RESUME", "RunPlan", "plan_run"]
 
@@ -211,7 +211,10 @@ def plan_run(
         spec.check_batch_size(run.batch_size)
     chief = run.strategy != "multiworker" or is_chief()  # only the chief writes the folder
     if resume is None:
+        if out == "":
+            raise ValueError("--out '' names no folder; leave it out for the default folder.")
         out = out or new_run_dir(model, runs_root)
+        check_path(out, "--out")
         if chief:
             check_out(out, overwrite)
     if chief:
