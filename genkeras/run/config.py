@@ -79,6 +79,9 @@ class RunConfig:
         sample_every: Epochs between the per-epoch sample grids (``None``:
             ``ceil(epochs / 10)``); the last epoch always gets one.
         strategy: The ``tf.distribute`` strategy.
+        cluster_timeout: Under ``multiworker``, seconds a worker waits for the
+            rest of its cluster before it stops with a line naming the
+            missing tasks (:func:`genkeras.run.distribute.wait_for_cluster`).
         dtype_policy: Keras's dtype policy for the model's layers
             (``mixed_float16``, ``mixed_bfloat16``: 16-bit compute, float32
             variables; every distribution, log-likelihood and loss in float32).
@@ -133,6 +136,13 @@ class RunConfig:
         min=1,
     )
     strategy: str = option("default", "tf.distribute strategy.", choices=STRATEGIES)
+    cluster_timeout: float = option(
+        120.0,
+        "With --strategy multiworker: seconds to wait for every task of TF_CONFIG's cluster "
+        "before giving up.",
+        min=0,
+        min_open=True,
+    )
     dtype_policy: str = option(
         "float32",
         "Keras dtype policy: mixed_* computes in 16 bits with float32 variables, "

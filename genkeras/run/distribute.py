@@ -65,22 +65,65 @@ __all__ = [
     "multiworker_strategy",
     "replicated",
     "step_function",
+    "tf_config",
+    "wait_for_cluster",
 ]
 
 #: Seconds a collective operation waits for the other workers before it fails.
 COLLECTIVE_TIMEOUT_S = 60
 
 
-def _tf_config() -> dict:
+def tf_config() -> dict:
+    """``TF_CONFIG``, validated: ``{"cluster": {type: ["host:port", ...]}, "task": {...}}``.
+
+    Without ``TF_CONFIG`` (or with an empty one) the process is alone: ``{}``.
+
+    Raises:
+        ValueError: Naming ``TF_CONFIG`` and the field that is wrong.
+    """
+    text = os.environ.get("TF_CONFIG") or ""
+    if not text.strip():
+        return {}
     try:
-        return json.loads(os.environ.get("TF_CONFIG") or "{}")
+        config = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"TF_CONFIG is not valid JSON ({exc}).") from None
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"TF_CONFIG must be a JSON object with 'cluster' and 'task'. Received: "
+            f"{type(config).__name__} {text[:60]}"
+        )
+    cluster, task = config.get("cluster") or {}, config.get("task") or {}
+    if not isinstance(cluster, dict) or not all(
+        isinstance(v, list) and all(isinstance(a, str) and ":" in a for a in v)
+        for v in cluster.values()
+    ):
+        raise ValueError(
+            "TF_CONFIG's 'cluster' must map task types to lists of 'host:port' strings. "
+            f"Received: cluster={cluster!r}"
+        )
+    if task:
+        if not isinstance(task, dict) or task.get("type") not in cluster:
+            raise ValueError(
+                f"TF_CONFIG's 'task' must name a type of its cluster ({', '.join(cluster)}). "
+                f"Received: task={task!r}"
+            )
+        index = task.get("index", 0)
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ValueError(
+                f"TF_CONFIG's task index must be an integer. Received: index={index!r}"
+            )
+        if not 0 <= index < len(cluster[task["type"]]):
+            raise ValueError(
+                f"TF_CONFIG's task index {index} is not in its cluster's "
+                f"{len(cluster[task['type']])} {task['type']} task(s)."
+            )
+    return {"cluster": cluster, "task": task}
 
 
 def cluster_size() -> int:
     """Number of tasks in ``TF_CONFIG``'s cluster (1 without ``TF_CONFIG``)."""
-    cluster = _tf_config().get("cluster") or {}
+    cluster = tf_config().get("cluster") or {}
     return max(1, sum(len(tasks) for tasks in cluster.values()))
 
 
@@ -89,7 +132,7 @@ def is_chief() -> bool:
 
     Without ``TF_CONFIG`` the process is alone, and so the chief.
     """
-    config = _tf_config()
+    config = tf_config()
     task, cluster = config.get("task") or {}, config.get("cluster") or {}
     if not task:
         return True
@@ -98,16 +141,96 @@ def is_chief() -> bool:
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
-def make_strategy(name: str):
+def wait_for_cluster(timeout: float, echo=print, poll: float = 0.5, every: float = 10.0) -> None:
+    """Waits until every task of ``TF_CONFIG``'s cluster accepts connections, or gives up.
+
+    TensorFlow's ``MultiWorkerMirroredStrategy`` blocks, in C++, until the
+    whole cluster is there, with no time limit and deaf to Ctrl-C and SIGTERM.
+    So each worker first listens on its own address with a plain socket and
+    waits, in Python (where signals work), until every other task's address
+    answers; then it closes the socket and lets TensorFlow take the port.
+
+    Args:
+        timeout: Seconds to wait (``--cluster-timeout``).
+        echo: Where progress goes (``"waiting for worker 1 at HOST:PORT ..."``).
+        poll: Seconds between attempts.
+        every: Seconds between progress lines.
+
+    Raises:
+        genkeras.errors.WorkerLostError: A task did not answer within ``timeout``,
+            naming it.
+    """
+    import socket
+    import time
+
+    config = tf_config()
+    task = config.get("task") or {}
+    if not task:
+        return
+    tasks = [(t, i, a) for t, addrs in config["cluster"].items() for i, a in enumerate(addrs)]
+    own = config["cluster"][task["type"]][task.get("index", 0)]
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("", int(own.rpartition(":")[2])))
+    listener.listen(16)
+    listener.setblocking(False)
+    start = last = time.monotonic()
+    waiting = [(t, i, a) for t, i, a in tasks if a != own]
+    try:
+        while waiting:
+            _accept_all(listener)
+            waiting = [(t, i, a) for t, i, a in waiting if not _answers(a)]
+            now = time.monotonic()
+            if waiting and now - start > timeout:
+                names = ", ".join(f"{t} {i} at {a}" for t, i, a in waiting)
+                raise WorkerLostError(
+                    f"the cluster did not form within {timeout:g} s: {names} never answered "
+                    "(TF_CONFIG). Start every task of the cluster, or wait longer with "
+                    "--cluster-timeout."
+                )
+            if waiting and now - last >= every:
+                last = now
+                echo(f"waiting for {', '.join(f'{t} {i} at {a}' for t, i, a in waiting)} ...")
+            if waiting:
+                time.sleep(poll)
+    finally:
+        listener.close()
+
+
+def _answers(address: str) -> bool:
+    import socket
+
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _accept_all(listener) -> None:
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except BlockingIOError:
+            return
+        conn.close()
+
+
+def make_strategy(name: str, cluster_timeout: float = 120.0, echo=print):
     """Returns the ``tf.distribute`` strategy called ``name``.
 
     Args:
         name: ``"default"`` (one device), ``"mirrored"`` (all local devices)
             or ``"multiworker"`` (``MultiWorkerMirroredStrategy``; reads
             ``TF_CONFIG``, and is a single worker without it).
+        cluster_timeout: Seconds a worker waits for the rest of its cluster
+            (:func:`wait_for_cluster`).
+        echo: Where the wait's progress goes.
 
     Raises:
-        ValueError: For another name.
+        ValueError: For another name, or an invalid ``TF_CONFIG``.
+        genkeras.errors.WorkerLostError: The cluster did not form in time.
     """
     import tensorflow as tf
 
@@ -116,6 +239,7 @@ def make_strategy(name: str):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
+        wait_for_cluster(cluster_timeout, echo)
         return multiworker_strategy()
     from genkeras.run.config import STRATEGIES
 
@@ -125,11 +249,21 @@ def make_strategy(name: str):
 
 
 def multiworker_strategy():
-    """``MultiWorkerMirroredStrategy``; collectives time out after :data:`COLLECTIVE_TIMEOUT_S`."""
+    """``MultiWorkerMirroredStrategy``; collectives time out after :data:`COLLECTIVE_TIMEOUT_S`.
+
+    TensorFlow installs a SIGTERM handler of its own as it builds the strategy
+    (for preemption), which swallows the signal; the default action is put
+    back, so SIGTERM ends a worker as it ends any process (its run folder
+    stays resumable from the last checkpoint).
+    """
+    import signal
+
     import tensorflow as tf
 
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=COLLECTIVE_TIMEOUT_S)
-    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return strategy
 
 
 def is_multiworker(strategy) -> bool:

@@ -57,6 +57,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -189,7 +190,12 @@ def build(plan: RunPlan):
     from genkeras.run.distribute import make_strategy
 
     run, spec = plan.run, plan.spec
-    strategy = make_strategy(run.strategy)  # before other TF work (multiworker needs it)
+
+    def echo(line):
+        print(line, file=sys.stderr, flush=True)
+
+    # before other TF work (multiworker needs it)
+    strategy = make_strategy(run.strategy, run.cluster_timeout, echo)
     keras.utils.set_random_seed(run.seed)
     family = registry.models.get(plan.model)
     with strategy.scope(), _dtype_policy(keras, run.dtype_policy):
@@ -464,7 +470,12 @@ def execute(plan: RunPlan, callbacks: Sequence[Any] = (), verbose: str | int = "
     with writing, named_os_errors(plan.out), _op_determinism(not plan.run.jit):
         if plan.chief and not plan.resume:
             check_out(plan.out, plan.overwrite)  # again, under the lock: a race is refused
-        net, start_epoch = build(plan)
+        try:
+            net, start_epoch = build(plan)
+        except BaseException:
+            if plan.chief and plan.new_folder:  # nothing was trained: leave no folder behind
+                remove_unstarted(plan.out, new_folder=True)
+            raise
         history = train(net, plan, start_epoch, callbacks, verbose)
         if not plan.chief:
             return RunResult(plan.out, net, history, {}, plan.record())

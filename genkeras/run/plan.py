@@ -71,7 +71,14 @@ class RunPlan:
 
 
 #: RunConfig fields a resumed run may change: none of them changes what is learned.
-CHANGEABLE_ON_RESUME = ("epochs", "steps_per_execution", "sample_every", "tensorboard", "strategy")
+CHANGEABLE_ON_RESUME = (
+    "epochs",
+    "steps_per_execution",
+    "sample_every",
+    "tensorboard",
+    "strategy",
+    "cluster_timeout",
+)
 
 
 def _resume_settings(model: str, resume: str, fields: dict, options: dict | None, config_class):

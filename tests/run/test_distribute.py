@@ -196,3 +196,52 @@ def test_resume_on_another_topology_ends_where_one_topology_does(mirrored, tmp_p
     _assert_same(_history(out), _history(mirrored))
     with open(os.path.join(out, "config.json")) as f:
         assert json.load(f)["strategy"] == then
+
+
+@pytest.mark.parametrize(
+    "config,message",
+    [
+        ("[1,2]", "must be a JSON object"),
+        ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": "abc"}}',
+         "task index must be an integer"),
+        ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}}',
+         "task index 3 is not in"),
+        ('{"cluster": {"worker": [1]}, "task": {"type": "worker"}}', "'host:port' strings"),
+        ("{nope", "not valid JSON"),
+    ],
+)  # fmt: skip
+def test_a_bad_tf_config_is_one_line_naming_the_field(config, message, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "genkeras", "run", *VAE, "--strategy", "multiworker",
+         "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, env=_env(TF_CONFIG=config), timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "TF_CONFIG" in proc.stderr and message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_worker_whose_cluster_never_forms_stops_by_itself(tmp_path):
+    """Two workers configured, one started: a bounded wait, progress, one line, exit 1."""
+    hosts = [f"127.0.0.1:{p}" for p in _ports(2)]
+    config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": 0}}
+    args = ["run", *VAE, *COMMON, "--strategy", "multiworker", "--cluster-timeout", "15"]
+    proc = _start(args + ["--out", str(tmp_path / "run")], TF_CONFIG=json.dumps(config))
+    _, err = proc.communicate(timeout=300)  # the wait is 15 s; TensorFlow's start-up more
+    assert proc.returncode == 1, err[-2000:]
+    assert f"worker 1 at {hosts[1]} never answered" in err and "--cluster-timeout" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_sigterm_ends_a_waiting_worker(tmp_path):
+    hosts = [f"127.0.0.1:{p}" for p in _ports(2)]
+    config = {"cluster": {"worker": hosts}, "task": {"type": "worker", "index": 0}}
+    args = ["run", *VAE, "--strategy", "multiworker", "--cluster-timeout", "600"]
+    proc = _start(args + ["--out", str(tmp_path / "run")], TF_CONFIG=json.dumps(config))
+    for line in proc.stderr:
+        if "waiting for worker 1" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGTERM
