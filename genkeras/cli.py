@@ -157,9 +157,12 @@ class RunGroup(click.Group):
     def resolve_command(self, ctx, args):
         name = args[0] if args else None
         if name is not None and name not in registry.models and not name.startswith("-"):
-            raise click.UsageError(
-                f"Unknown model {name!r}. Valid models: {', '.join(registry.models.names())}.", ctx
-            )
+            try:
+                registry.models.entry(name)
+            except registry.UnknownNameError as exc:
+                raise click.UsageError(
+                    str(exc).replace("Valid names", "Valid models"), ctx
+                ) from None
         return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx, formatter):
@@ -316,9 +319,11 @@ def list_():
         width = max((len(e.name) for e in entries), default=0)
         for e in entries:
             click.echo(f"  {e.name:<{width}}  {e.summary}")
-        broken = reg.broken()
-        if broken:
-            click.echo(f"  ({len(broken)} broken plugin(s): see genkeras plugins)")
+        refused = len(reg.refused())
+        broken = len(reg.broken()) - refused
+        for count, what in ((broken, "broken"), (refused, "refused")):
+            if count:
+                click.echo(f"  ({count} {what} plugin(s): see genkeras plugins)")
 
 
 @main.command()
@@ -338,7 +343,7 @@ def plugins(show_all):
                     kind,
                     e.distribution or "?",
                     e.version or "",
-                    f"{e.status.upper()}: {e.error}",
+                    f"{e.status.upper()}: {e.error.removeprefix('refused: ')}",
                 )
             )
     if not registry.autoload_enabled():

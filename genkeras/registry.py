@@ -122,16 +122,17 @@ class UnknownNameError(KeyError, ValueError):
         valid: The names that are available.
     """
 
-    def __init__(self, kind: str, name: str, valid: list[str], broken: str = ""):
+    def __init__(self, kind: str, name: str, valid: list[str], broken: str = "", message=None):
         self.kind = kind
         self.name = name
         self.valid = valid
-        message = (
-            f"Unknown {kind[:-1] if kind.endswith('s') else kind} {name!r}. "
-            f"Valid names: {', '.join(valid) if valid else '(none)'}."
-        )
-        if broken:
-            message += f" {broken}"
+        if message is None:
+            message = (
+                f"Unknown {kind[:-1] if kind.endswith('s') else kind} {name!r}. "
+                f"Valid names: {', '.join(valid) if valid else '(none)'}."
+            )
+            if broken:
+                message += f" {broken}"
         super().__init__(message)
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message.
@@ -506,8 +507,19 @@ class Registry:
         self._discover()
         if name not in self._entries:
             broken = [e for e in self._broken if e.name == name]
+            what = self.kind[:-1]
+            if broken and not broken[0].refused:  # there, but it cannot be used
+                entry = broken[0]
+                raise UnknownNameError(
+                    self.kind,
+                    name,
+                    self.names(),
+                    message=f"{what} {name!r} from {entry.distribution} is installed but broken: "
+                    f"{entry.error}",
+                )
             note = (
-                f"(A plugin named {name!r} is installed but {broken[0].status}: {broken[0].error})"
+                f"(A plugin named {name!r} from {broken[0].distribution} is installed but "
+                f"refused: {broken[0].error.removeprefix('refused: ')})"
                 if broken
                 else ""
             )

@@ -254,3 +254,24 @@ def test_resume_completes_the_figures_of_the_epoch_it_resumes_after(vae_run, tmp
     _handled(result, 0)
     assert (run / "samples" / "epoch-002.png").exists()
     assert (run / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (
+            ["run", "vae", "--levels", "4", "--binarize"],
+            ["--binarize means 2 levels", "--levels 4"],
+        ),
+        (
+            ["run", "gan", "--stabilizer", "r1-penalty", "--stabilizer", "r1-penalty:gamma=2"],
+            ["'r1-penalty' is given twice"],
+        ),
+        (["run", "vae", "--out", ""], ["names no folder"]),
+    ],
+)
+def test_options_that_would_silently_do_nothing_are_refused(tmp_path, args, words):
+    """Issue 28: each refused in one line, before anything is written."""
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    _handled(result, 2, *words)
+    assert not any(tmp_path.iterdir())

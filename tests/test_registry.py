@@ -115,6 +115,8 @@ def plugin_path(tmp_path):
         [genkeras.stabilizers]
         calm = tiny_plugin:Calm
         shaky = broken_plugin:Shaky
+        [genkeras.models]
+        wobbly = broken_plugin:Wobbly
     """)
     )
     sys.path.insert(0, str(tmp_path))
@@ -135,8 +137,15 @@ def test_entry_point_plugins_are_discovered(plugin_path):
     broken = stabs.broken()
     assert [b.name for b in broken] == ["shaky"]
     assert "this plugin is broken" in broken[0].error
-    with pytest.raises(UnknownNameError, match="installed but broken"):
-        stabs.get("shaky")
+    with pytest.raises(UnknownNameError, match="^stabilizer 'shaky' from genkeras-tiny-plugin is"):
+        stabs.get("shaky")  # not "Unknown ...": it is there, but broken
+    models = Registry("models", "genkeras.models")
+    with pytest.raises(UnknownNameError) as caught:
+        models.entry("wobbly")
+    assert str(caught.value) == (
+        "model 'wobbly' from genkeras-tiny-plugin is installed but broken: "
+        "ImportError: this plugin is broken"
+    )
 
 
 def test_autoload_can_be_disabled_without_losing_the_built_ins(plugin_path, monkeypatch):
@@ -287,9 +296,10 @@ def test_cli_lists_refused_plugins_with_both_distributions(installed):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     r1 = next(ln for ln in lines if ln.startswith("r1-penalty"))
-    assert "genkeras-test-alpha" in r1 and "refused" in r1 and "built-in" in r1
+    assert "genkeras-test-alpha" in r1 and "REFUSED: " in r1 and "built-in" in r1
+    assert "refused: " not in r1  # said once, not "REFUSED: refused: ..."
     twins = [ln for ln in lines if ln.startswith("twin")]
-    assert len(twins) == 2 and all("refused" in ln for ln in twins)
+    assert len(twins) == 2 and all("REFUSED: " in ln for ln in twins)
 
 
 def test_cli_with_autoload_disabled_keeps_the_built_in_models(installed):

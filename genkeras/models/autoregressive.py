@@ -235,6 +235,7 @@ class AutoregressiveModel(GenerativeModel):
         """
         from genkeras.models import sampling
 
+        n = self.sample_count(n)
         if (labels is not None or label is not None) and not self.conditional:
             raise ValueError(
                 f"{type(self).__name__} is not class-conditional (train it with "

@@ -485,6 +485,29 @@ class GenerativeModel(keras.Model):
         """
         raise NotImplementedError(f"{type(self).__name__} must implement sample().")
 
+    @staticmethod
+    def sample_count(n) -> int:
+        """``n`` as the number of samples to draw: a positive integer, or ``ValueError``.
+
+        Every family's :meth:`sample` starts with it, so ``sample(0)``,
+        ``sample(-1)`` and ``sample(2.5)`` are refused by name rather than
+        failing inside TensorFlow or drawing 2.
+
+        >>> GenerativeModel.sample_count(3)
+        3
+        >>> GenerativeModel.sample_count(2.5)
+        Traceback (most recent call last):
+        ...
+        ValueError: n (the number of samples) must be a positive integer. Received: n=2.5
+        """
+        import numbers
+
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(
+                f"n (the number of samples) must be a positive integer. Received: n={n!r}"
+            )
+        return int(n)
+
     def check_sample_options(self, options: Mapping[str, Any]) -> None:
         """Raises ``ValueError`` for an option not in :attr:`sample_options`."""
         unknown = sorted(set(options) - set(self.sample_options))

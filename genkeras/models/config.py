@@ -267,9 +267,16 @@ class GANConfig(ModelConfig):
         super().__post_init__()
         from genkeras import registry
 
+        names = []
         for spec in self.stabilizers:
             name, _ = parse_spec(spec)
             registry.stabilizers.entry(name)  # UnknownNameError (a ValueError) lists valid names
+            if name in names:
+                raise ValueError(
+                    f"stabilizer {name!r} is given twice; it would be applied twice. Give it "
+                    f"once, with all its options. Received: stabilizers={list(self.stabilizers)}"
+                )
+            names.append(name)
 
     def check_data(self, shape, levels=None, num_classes=None):
         """Vectors, or images of discrete levels whose sides are multiples of 4."""

@@ -487,9 +487,7 @@ class GAN(GenerativeModel):
             Tensor ``(n, *data_shape)``: integer levels as float32 for images,
             raw values for vectors.
         """
-        n = int(n)
-        if n < 1:
-            raise ValueError(f"n must be at least 1. Received: n={n}")
+        n = self.sample_count(n)
         z = tf.random.stateless_normal((n, self.cfg.latent_dim), seed=self.seed_tensor(seed))
         parts = [self.generate(z[i : i + 1024]) for i in range(0, n, 1024)]
         return tf.concat(parts, axis=0)

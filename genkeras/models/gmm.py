@@ -277,9 +277,7 @@ class GMM(GenerativeModel):
     # -- sampling, evaluation, figures ------------------------------------------------------------
     def sample(self, n: int, seed: int | None = None):
         """Draws ``n`` examples of shape ``(n, *data_shape)`` (levels for discrete data)."""
-        n = int(n)
-        if n < 1:
-            raise ValueError(f"n must be at least 1. Received: n={n}")
+        n = self.sample_count(n)
         x = self.distribution().sample(n, seed=self.seed_tensor(seed))
         x = tf.cast(x, tf.float32)
         if self.levels is not None:

@@ -498,8 +498,9 @@ class VAE(GenerativeModel):
         Returns:
             Tensor ``(n, *data_shape)`` (integer levels as floats for discrete data).
         """
+        n = self.sample_count(n)
         z_seed, x_seed = tfp.random.split_seed(self.seed_tensor(seed), 2)
-        z = self.prior().sample(int(n), seed=z_seed)
+        z = self.prior().sample(n, seed=z_seed)
         if mean:
             return self.decode_mean(z)
         return self.likelihood(z).sample(seed=x_seed)

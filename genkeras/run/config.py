@@ -158,6 +158,11 @@ class RunConfig:
 
     def __post_init__(self):
         check_fields(self)
+        if self.binarize and self.levels not in (None, 2):
+            raise ValueError(
+                f"--binarize means 2 levels; --levels {self.levels} asks for {self.levels}. "
+                f"Give one of them. Received: levels={self.levels}, binarize=True"
+            )
 
     def resolved(self, defaults: Mapping[str, Any] | None = None) -> RunConfig:
         """Returns a copy with every ``None`` default filled in.

@@ -426,3 +426,12 @@ def test_a_dataset_declares_the_defaults_a_family_uses_on_it(tmp_path):
         assert plan.record().to_dict()["batch_size"] == 16  # config.json: the resolved values
     finally:
         registry.datasets.unregister("test-declared")
+
+
+@pytest.mark.parametrize("name", registry.models.names())
+def test_every_family_refuses_a_sample_count_that_is_not_a_positive_integer(name):
+    model, _ = _tiny_model(name)
+    for bad in (0, -1, 2.5, True, "3"):
+        with pytest.raises(ValueError, match=r"n \(the number of samples\) must be a positive"):
+            model.sample(bad, seed=0)
+    assert model.sample(np.int64(2), seed=0).shape[0] == 2

@@ -164,9 +164,7 @@ class NADE(GenerativeModel):
         Returns:
             Tensor ``(n, *data_shape)`` of 0/1 values as float32.
         """
-        n = int(n)
-        if n < 1:
-            raise ValueError(f"n must be at least 1. Received: n={n}")
+        n = self.sample_count(n)  # a positive integer, or ValueError naming n
         if self._sampler is None:
             self._sampler = tf.function(self._sample_loop, reduce_retracing=True)
         uniforms = tf.random.stateless_uniform((n, self.num_dims), seed=self.seed_tensor(seed))
