@@ -178,6 +178,13 @@ def _print_metrics(metrics: dict) -> None:
         value = metrics[key]
         text = f"{value:.4f}" if isinstance(value, float) else str(value)
         click.echo(f"  {key:<{width}}  {text}")
+    negative = [k for k, v in metrics.items() if k.endswith("bits_per_dim") and v < 0]
+    if negative:
+        click.echo(
+            f"note: {', '.join(sorted(negative))} below 0: on continuous data these come from a "
+            "density, not from probabilities, and a density can exceed 1 (a bits/dim of discrete "
+            "data cannot be negative)."
+        )
 
 
 # -- the commands ------------------------------------------------------------------------
@@ -218,7 +225,9 @@ def evaluate(run_dir, batch_size, as_json):
 
     show_progress(not as_json)  # keep --json output parseable
     from genkeras.run.folder import unfinished
+    from genkeras.run.runtime import check_cache
 
+    check_cache()
     model, spec, record = lifecycle.load_run(run_dir)
     metrics = lifecycle.evaluate(model, spec, batch_size=batch_size)
     missing = unfinished(run_dir)
@@ -294,10 +303,9 @@ def sample(run_dir, num, output, seed, label, temperature, mean):
                 f"{flag} is not supported by this model ({type(model).__name__})."
             )
         options[key] = value
-    x = model.sample(num, seed=seed, **options)
     from genkeras import plots
 
-    x = plots.to_numpy(x)
+    x = _draw(model, spec, num, seed, options, output)
     what = model.describe_samples(**options)
     if output.lower().endswith(".npz"):
         tmp = output[:-4] + ".tmp.npz"
@@ -306,6 +314,44 @@ def sample(run_dir, num, output, seed, label, temperature, mean):
     else:
         plots.samples_figure(x, spec, output, title=f"{num} {what}")
     click.echo(f"wrote {num} {what} to {output}")
+
+
+#: Most images a .png grid shows (64 x 64 tiles): more could not be told apart.
+MAX_FIGURE_SAMPLES = 4096
+#: Samples drawn per call of the model (bounds the memory a draw takes).
+SAMPLE_CHUNK = 10_000
+
+
+def _draw(model, spec, num: int, seed: int, options: dict, output: str):
+    """``num`` samples as a NumPy array, drawn ``SAMPLE_CHUNK`` at a time.
+
+    Refuses, before drawing anything, a figure too big to read and an array
+    that would not fit in half of the memory available now. Chunk ``i`` uses
+    seed ``seed + i * 1_000_003``, so up to ``SAMPLE_CHUNK`` samples are what
+    ``model.sample(num, seed)`` gives.
+    """
+    import numpy as np
+
+    from genkeras import plots
+
+    if not output.lower().endswith(".npz") and num > MAX_FIGURE_SAMPLES:
+        raise click.UsageError(
+            f"-n {num}: a .png shows at most {MAX_FIGURE_SAMPLES} samples legibly; write an "
+            ".npz (-o samples.npz) for more."
+        )
+    needed = num * int(np.prod(spec.shape)) * 4  # float32
+    available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if needed > available // 2:
+        raise click.UsageError(
+            f"-n {num}: the samples take {needed / 2**30:.1f} GiB, more than half of the "
+            f"{available / 2**30:.1f} GiB of memory free now. Draw fewer (several runs of "
+            "genkeras sample with different --seed)."
+        )
+    parts = []
+    for i, start in enumerate(range(0, num, SAMPLE_CHUNK)):
+        size = min(SAMPLE_CHUNK, num - start)
+        parts.append(plots.to_numpy(model.sample(size, seed=seed + i * 1_000_003, **options)))
+    return np.concatenate(parts)
 
 
 @main.command(name="list")

@@ -275,3 +275,48 @@ def test_options_that_would_silently_do_nothing_are_refused(tmp_path, args, word
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     _handled(result, 2, *words)
     assert not any(tmp_path.iterdir())
+
+
+def test_sample_refuses_what_cannot_be_useful_and_draws_in_chunks(vae_run, tmp_path, monkeypatch):
+    from genkeras import cli
+
+    result = CliRunner().invoke(
+        main, ["sample", str(vae_run), "-n", "5000", "-o", str(tmp_path / "a.png")]
+    )
+    _handled(result, 2, "at most 4096", ".npz")
+    result = CliRunner().invoke(
+        main, ["sample", str(vae_run), "-n", "10000000000", "-o", str(tmp_path / "a.npz")]
+    )
+    _handled(result, 2, "GiB", "memory free now")
+    assert not any(tmp_path.iterdir())  # nothing written
+    monkeypatch.setattr(cli, "SAMPLE_CHUNK", 7)
+    result = CliRunner().invoke(
+        main, ["sample", str(vae_run), "-n", "20", "-o", str(tmp_path / "b.NPZ")]
+    )
+    _handled(result, 0)
+    x = np.load(tmp_path / "b.NPZ")["x"]  # an .npz, whatever the case of its suffix
+    assert x.shape == (20, 8, 8, 1)
+
+
+def test_negative_bits_per_dim_are_explained_where_printed(capsys):
+    from genkeras import cli
+
+    cli._print_metrics({"elbo_bits_per_dim": -0.5, "elbo_nats": 0.7})
+    out = capsys.readouterr().out
+    assert "elbo_bits_per_dim below 0" in out and "a density can exceed 1" in out
+    cli._print_metrics({"bits_per_dim": 0.5})
+    assert "note" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["file", "unwritable"])
+def test_a_bad_genkeras_cache_is_refused_up_front(vae_run, tmp_path, monkeypatch, kind):
+    if kind == "file":
+        bad = tmp_path / "cache-file"
+        bad.write_text("not a folder")
+    else:
+        bad = "/proc/nope"
+    monkeypatch.setenv("GENKERAS_CACHE", str(bad))
+    result = CliRunner().invoke(main, ["run", "vae", "--out", str(tmp_path / "o")] + SMALL)
+    _handled(result, 2, "GENKERAS_CACHE")
+    assert not (tmp_path / "o").exists()
+    _handled(CliRunner().invoke(main, ["evaluate", str(vae_run)]), 2, "GENKERAS_CACHE")

@@ -173,6 +173,36 @@ def settings(run: RunConfig, steps: int):
     )
 
 
+#: Parameters above which a run warns that its files and steps are large.
+LARGE_MODEL = 50_000_000
+
+
+def _check_size(net, model: str) -> None:
+    """Refuses a model whose training state cannot fit in memory; warns about a large one.
+
+    Training holds each weight about four times in float32 (the weight, Adam's
+    two slots, the checkpoint's copy); ``model.keras`` and the checkpoint hold
+    it once each on disk.
+    """
+    import warnings
+
+    params = int(net.count_params())
+    needed = 16 * params
+    available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    size = f"{params:,} parameters (about {needed / 2**30:.1f} GiB to train)"
+    if needed > available:
+        raise ValueError(
+            f"{model} with these options has {size}; {available / 2**30:.1f} GiB of memory "
+            "are free. Choose smaller sizes (e.g. --latent-dim, --hidden, --width)."
+        )
+    if params > LARGE_MODEL:
+        warnings.warn(
+            f"{model} with these options has {size}; model.keras and each checkpoint take "
+            f"about {4 * params / 2**30:.1f} GiB, and every step and the evaluation are slow.",
+            stacklevel=3,
+        )
+
+
 def build(plan: RunPlan):
     """Seeds, builds and compiles the model; restores or prepares its state.
 
@@ -201,6 +231,7 @@ def build(plan: RunPlan):
     with strategy.scope(), _dtype_policy(keras, run.dtype_policy):
         net = family.from_data(spec, plan.model_config)
         net.build_from_shape()
+        _check_size(net, plan.model)
         steps = net.steps_per_epoch(spec, run.batch_size)
         net.compile_for_training(settings(run, steps))
         if run.jit and not net.jit_compile:

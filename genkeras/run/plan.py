@@ -171,6 +171,9 @@ def plan_run(
         FileExistsError: ``out`` is not empty and neither ``overwrite`` nor ``resume``.
         FileNotFoundError: ``resume`` is not a run folder.
     """
+    from genkeras.run.runtime import check_cache
+
+    check_cache()
     entry = registry.models.entry(model)
     config_class = entry.config_class()
     saved_data = None

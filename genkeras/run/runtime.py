@@ -20,7 +20,7 @@ import os
 import sys
 import tempfile
 
-__all__ = ["import_tensorflow", "progress", "show_progress"]
+__all__ = ["check_cache", "import_tensorflow", "progress", "show_progress"]
 
 _PROGRESS = {"on": False}
 
@@ -83,3 +83,27 @@ def progress(iterable, total: int, label: str):
     for i, item in enumerate(iterable):
         yield item
         bar.update(i + 1)
+
+
+def check_cache() -> None:
+    """Refuses a ``GENKERAS_CACHE`` that cannot hold the caches (the classifiers), up front.
+
+    Unset, the cache is ``~/.cache/genkeras`` and created when needed.
+
+    Raises:
+        ValueError: If it is set to a file, or to a folder that cannot be created or written.
+    """
+    root = os.environ.get("GENKERAS_CACHE")
+    if not root:
+        return
+    from genkeras.run.checkpoint import check_writable
+
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise ValueError(
+            f"GENKERAS_CACHE={root} is a file; point it at a folder (genkeras keeps the "
+            "sample-quality classifiers there), or unset it for ~/.cache/genkeras."
+        )
+    try:
+        check_writable(root, "GENKERAS_CACHE")
+    except OSError as exc:
+        raise ValueError(f"{exc} Point it at a folder you can write, or unset it.") from None

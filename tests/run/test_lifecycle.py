@@ -435,3 +435,16 @@ def test_every_family_refuses_a_sample_count_that_is_not_a_positive_integer(name
         with pytest.raises(ValueError, match=r"n \(the number of samples\) must be a positive"):
             model.sample(bad, seed=0)
     assert model.sample(np.int64(2), seed=0).shape[0] == 2
+
+
+def test_a_model_too_big_for_memory_is_refused_and_a_large_one_warned(tmp_path, monkeypatch):
+    from genkeras.run import lifecycle as lc
+
+    monkeypatch.setattr(lc, "LARGE_MODEL", 1000)
+    with pytest.warns(UserWarning, match="parameters .* model.keras and each checkpoint"):
+        _run(tmp_path / "a", epochs=1)
+    pages = os.sysconf("SC_PAGE_SIZE")
+    monkeypatch.setattr(os, "sysconf", lambda name: 10 if name == "SC_AVPHYS_PAGES" else pages)
+    with pytest.raises(ValueError, match="GiB of memory are free. Choose smaller sizes"):
+        _run(tmp_path / "b", epochs=1)
+    assert not (tmp_path / "b").exists()
