@@ -6,7 +6,7 @@ families live in :mod:`genkeras.models` and are reached through
 ``keras.saving.load_model`` loads any run's ``model.keras``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from genkeras import catalog, registry  # noqa: E402
 

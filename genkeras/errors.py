@@ -14,6 +14,7 @@ from __future__ import annotations
 
 __all__ = [
     "EXIT_CODES",
+    "PluginError",
     "RunFolderError",
     "TrainingDivergedError",
     "UnwritablePathError",
@@ -28,6 +29,10 @@ class TrainingDivergedError(RuntimeError):
 
 class WorkerLostError(RuntimeError):
     """Another worker of a multi-worker run stopped responding."""
+
+
+class PluginError(RuntimeError):
+    """A plugin's component failed in use; the message names the plugin and what changed."""
 
 
 class RunFolderError(ValueError):
@@ -52,6 +57,7 @@ def _table():
         (FileNotFoundError, 1),
         (TrainingDivergedError, 1),
         (WorkerLostError, 1),
+        (PluginError, 1),
         (ImportError, 1),
         (ValueError, 2),
         (OSError, 1),

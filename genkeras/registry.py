@@ -72,6 +72,8 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
+from genkeras.plugin_api import check_declared, migration_hint
+
 __all__ = [
     "BUILTIN_DISTRIBUTION",
     "Entry",
@@ -271,10 +273,17 @@ class Entry:
                     obj = obj.load()
                 except Exception as exc:  # noqa: BLE001 - reported, never raised blindly
                     self.error = f"{type(exc).__name__}: {exc}"
+                    self.error += migration_hint(self.error)
                     raise ImportError(
                         f"{self.kind[:-1]} {self.name!r} from {self.distribution} "
                         f"failed to import: {self.error}"
                     ) from exc
+            refused = check_declared(obj)
+            if refused:
+                self.error = refused
+                raise ImportError(
+                    f"{self.kind[:-1]} {self.name!r} from {self.distribution}: {refused}"
+                )
             self._obj = obj
             self._loaded = True
             if not self.summary:
@@ -446,7 +455,12 @@ class Registry:
         try:
             obj = ep.load()
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break others
-            self._mark_broken(ep, dist_name, version, f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            self._mark_broken(ep, dist_name, version, error + migration_hint(error))
+            return
+        refused = None if isinstance(obj, Lazy) else check_declared(obj)
+        if refused:
+            self._mark_broken(ep, dist_name, version, refused)
             return
         self._add(ep.name, obj, distribution=dist_name, version=version, value=ep.value)
 

@@ -313,3 +313,44 @@ def test_cli_with_autoload_disabled_keeps_the_built_in_models(installed):
     helped = _cli(["run", "vae", "--help"], env_extra=env, pythonpath=path)
     assert helped.returncode == 0, helped.stdout + helped.stderr
     assert "--latent-dim" in helped.stdout
+
+
+def test_a_plugin_written_for_an_older_api_is_named_with_what_changed(tmp_path):
+    """Issue 25: one line naming the plugin, its distribution and the change."""
+    (tmp_path / "old_plugin.py").write_text(
+        textwrap.dedent('''
+        from genkeras.options import option  # genkeras 0.1's home of option()
+
+        class Old:
+            """A stabilizer of genkeras 0.1."""
+        ''')
+    )
+    (tmp_path / "declared_plugin.py").write_text(
+        textwrap.dedent('''
+        class Declared:
+            """Says which plugin API it was written for."""
+            plugin_api = 1
+        ''')
+    )
+    info = tmp_path / "genkeras_old_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: genkeras-old-plugin\nVersion: 0.1\n"
+    )
+    (info / "entry_points.txt").write_text(
+        "[genkeras.stabilizers]\nold = old_plugin:Old\ndeclared = declared_plugin:Declared\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        stabs = Registry("stabilizers", "genkeras.stabilizers")
+        with pytest.raises(UnknownNameError) as caught:
+            stabs.entry("old")
+        message = str(caught.value)
+        assert "stabilizer 'old' from genkeras-old-plugin is installed but broken" in message
+        assert "option() is imported from genkeras.models.config" in message
+        with pytest.raises(UnknownNameError, match="targets plugin API 1, and this genkeras"):
+            stabs.entry("declared")
+    finally:
+        sys.path.remove(str(tmp_path))
+        for mod in ("old_plugin", "declared_plugin"):
+            sys.modules.pop(mod, None)

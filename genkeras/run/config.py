@@ -200,6 +200,10 @@ class RunConfig:
         """Returns the fields as a JSON-friendly dict."""
         return dataclasses.asdict(self)
 
+    def __getitem__(self, name: str):
+        """``config["epochs"]`` is ``config.epochs`` (0.1's ``RunResult.config`` was a dict)."""
+        return self.to_dict()[name]
+
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> RunConfig:
         """Builds a config from a dict of fields (missing ones take their defaults).

@@ -62,7 +62,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from genkeras import registry
-from genkeras.errors import TrainingDivergedError
+from genkeras.errors import PluginError, TrainingDivergedError
 from genkeras.models.config import ModelConfig
 from genkeras.run import checkpoint as ckpt
 from genkeras.run.config import CONFIG_FILE, RunConfig, RunRecord
@@ -493,10 +493,30 @@ def execute(plan: RunPlan, callbacks: Sequence[Any] = (), verbose: str | int = "
     Returns:
         A :class:`RunResult` (on a worker that does not write the run folder,
         with empty metrics).
+
+    Raises:
+        genkeras.errors.PluginError: A plugin's model failed with an error of
+            its code (named, with what changed in the plugin API).
     """
     from genkeras.run.runtime import import_tensorflow
 
     import_tensorflow()
+    try:
+        return _execute(plan, callbacks, verbose)
+    except (AttributeError, TypeError, NameError) as exc:
+        entry = registry.models.entry(plan.model)
+        if entry.builtin:
+            raise
+        from genkeras.plugin_api import migration_hint
+
+        error = f"{type(exc).__name__}: {exc}"
+        raise PluginError(
+            f"model {plan.model!r} from {entry.distribution or 'in-process code'} failed: "
+            f"{error}{migration_hint(error)}"
+        ) from exc
+
+
+def _execute(plan: RunPlan, callbacks, verbose):
     writing = locked(plan.out) if plan.chief else contextlib.nullcontext()
     with writing, named_os_errors(plan.out), _op_determinism(not plan.run.jit):
         if plan.chief and not plan.resume:

@@ -448,3 +448,27 @@ def test_a_model_too_big_for_memory_is_refused_and_a_large_one_warned(tmp_path, 
     with pytest.raises(ValueError, match="GiB of memory are free. Choose smaller sizes"):
         _run(tmp_path / "b", epochs=1)
     assert not (tmp_path / "b").exists()
+
+
+def test_a_plugin_model_of_the_old_api_fails_naming_itself_and_the_change(tmp_path):
+    from genkeras.errors import PluginError
+    from genkeras.models.vae import VAE
+
+    class OldVAE(VAE):
+        """A VAE written for genkeras 0.1's gradient_loss."""
+
+        def train_step(self, data):
+            with tf.GradientTape() as tape:
+                loss = self.gradient_loss(tf.reduce_mean(-self.elbo(data)))
+            return {"loss": loss, "tape": tape}
+
+    registry.models.register("test-old-vae", OldVAE)
+    try:
+        with pytest.raises(PluginError) as caught:
+            lifecycle.run("test-old-vae", epochs=1, out=str(tmp_path / "r"), verbose=0)
+    finally:
+        registry.models.unregister("test-old-vae")
+    message = str(caught.value)
+    assert "model 'test-old-vae' from in-process code failed" in message
+    assert "self.optimize(loss_fn" in message
+    assert not (tmp_path / "r").exists()
