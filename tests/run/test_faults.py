@@ -137,6 +137,8 @@ def test_ctrl_c_exits_130_and_leaves_a_resumable_run(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        # As from a terminal: a job started in the background (CI) inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     for line in proc.stdout:  # plain lines off a terminal
         if line.startswith("epoch 2/50"):
