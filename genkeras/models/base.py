@@ -376,13 +376,20 @@ class GenerativeModel(keras.Model):
         mixture seeds its components with k-means here.
         """
 
-    def callbacks(self, run_dir: str | None) -> list:
+    def callbacks(self, run_dir: str | None, spec=None, **kwargs) -> list:
         """The family's own Keras callbacks (default: none).
 
         They run on every worker of a multi-worker run, as every callback of
         ``fit`` does; ``run_dir`` is the run folder on the worker that writes
         it and ``None`` on the others (a callback that records something for
-        the run folder's figures has nothing to do there).
+        the run folder's figures has nothing to do there). They run before the
+        run folder's callbacks, so a value a callback adds to an epoch's logs
+        reaches ``history.csv``, the curves and TensorBoard.
+
+        Args:
+            run_dir: The run folder, or ``None``.
+            spec: The run's :class:`genkeras.data.DataSpec`.
+            **kwargs: Arguments a later genkeras may pass.
         """
         return []
 

@@ -493,11 +493,16 @@ class GAN(GenerativeModel):
         return tf.concat(parts, axis=0)
 
     # -- evaluation and figures ----------------------------------------------------------------
-    def callbacks(self, run_dir: str | None) -> list:
-        """:class:`GANSnapshots`, whose samples make the mode-collapse figure (when writing one)."""
+    def callbacks(self, run_dir: str | None, spec=None, **kwargs) -> list:
+        """:class:`GANSnapshots` (when writing a run folder): the mode-collapse figure's samples.
+
+        On data with modes it also logs each epoch's mode coverage.
+        """
         if run_dir is None:
             return []
-        return [GANSnapshots(num=2500 if not self.is_image else 16)]
+        extras = spec.extras if spec is not None else {}
+        modes = (extras["centers"], extras["std"]) if "centers" in extras else None
+        return [GANSnapshots(num=2500 if not self.is_image else 16, modes=modes)]
 
     @property
     def snapshots(self) -> list[tuple[int, np.ndarray]]:

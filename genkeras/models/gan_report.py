@@ -150,12 +150,15 @@ class GANSnapshots(keras.callbacks.Callback):
     Args:
         num: Samples per snapshot.
         seed: Seed of the samples (the same ``z`` every epoch).
+        modes: ``(centers, std)`` of data with modes, whose per-epoch coverage
+            is then logged; ``None`` for other data.
     """
 
-    def __init__(self, num: int = 2500, seed: int = 0):
+    def __init__(self, num: int = 2500, seed: int = 0, modes=None):
         super().__init__()
         self.num = int(num)
         self.seed = int(seed)
+        self.modes = modes
 
     def _record(self, epoch):
         samples = self.model.sample(self.num, seed=self.seed)
@@ -171,5 +174,18 @@ class GANSnapshots(keras.callbacks.Callback):
             self._record(epoch)
 
     def on_epoch_end(self, epoch, logs=None):
-        """Records the generator after ``epoch + 1`` epochs."""
+        """Records the generator after ``epoch + 1`` epochs; logs its mode coverage.
+
+        On data with modes (``ring``, ``grid``), the snapshot's
+        ``modes_covered`` and ``high_quality_fraction`` join the epoch's logs,
+        so ``history.csv``, the curves and TensorBoard show collapse (and
+        modes hopping) epoch by epoch.
+        """
         self._record(epoch + 1)
+        if logs is not None and self.modes is not None:
+            from genkeras.evaluation.coverage import mode_coverage
+
+            samples = self.model._store.snapshots[-1][1]
+            coverage = mode_coverage(samples, *self.modes)
+            logs["modes_covered"] = float(coverage["modes_covered"])
+            logs["high_quality_fraction"] = coverage["high_quality_fraction"]

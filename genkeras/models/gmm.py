@@ -212,7 +212,7 @@ class GMM(GenerativeModel):
         for variable, value in zip((self.mix_weights, self.means, self.covariances), start):
             variable.assign(value)
 
-    def callbacks(self, run_dir: str | None) -> list:
+    def callbacks(self, run_dir: str | None, spec=None, **kwargs) -> list:
         """:class:`EMConvergence`: stop when ``train_step`` found EM converged."""
         return [EMConvergence()]
 

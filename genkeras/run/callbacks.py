@@ -31,6 +31,8 @@ __all__ = [
     "NaNWatch",
     "progress_mode",
     "EpochLines",
+    "EpochTensorBoard",
+    "LearningRates",
     "SampleGrid",
     "diverged",
     "resume_history",
@@ -243,6 +245,36 @@ class SampleGrid(keras.callbacks.Callback):
         if diverged(logs) or not self.due(epoch + 1):
             return
         self._draw_grid(self.model, epoch + 1)
+
+
+class EpochTensorBoard(keras.callbacks.TensorBoard):
+    """Keras's ``TensorBoard`` whose epoch summaries are at step = epochs completed.
+
+    Keras writes the scalars of the third epoch at step 2; the sample grids,
+    ``history.csv``, ``samples/epoch-003.png`` and the checkpoint all say 3.
+    Here every summary of an epoch says 3 too.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Writes the epoch's summaries at step ``epoch + 1``."""
+        super().on_epoch_end(epoch + 1, logs)
+
+
+class LearningRates(keras.callbacks.Callback):
+    """Adds every optimizer's learning rate to an epoch's logs (``lr_d_optimizer``, ...).
+
+    For models with several optimizers (the GAN's two players), whose rates
+    Keras's own logging reduces to one. Install it before the callbacks that
+    write the logs.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Adds ``lr_<optimizer slot>`` for each of the model's optimizers."""
+        if logs is None:
+            return
+        for name, optimizer, _ in self.model.optimizer_slots():
+            inner = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
+            logs[f"lr_{name}"] = float(keras.ops.convert_to_numpy(inner.learning_rate))
 
 
 class EpochLines(keras.callbacks.Callback):

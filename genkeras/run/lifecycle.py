@@ -279,7 +279,8 @@ def train(net, plan: RunPlan, start_epoch: int, callbacks: Sequence[Any] = (), v
     nan_watch = run_callbacks.NaNWatch()
     files = _run_folder_callbacks(net, plan, start_epoch) if plan.chief else []
     verbose, progress = run_callbacks.progress_mode(verbose)
-    cbs = [nan_watch, *files, *net.callbacks(out if plan.chief else None), *callbacks, *progress]
+    family = net.callbacks(out if plan.chief else None, spec=plan.spec)
+    cbs = [nan_watch, *family, *files, *callbacks, *progress]  # the family's logs reach the files
     try:
         history = _fit(net, plan, start_epoch, cbs, verbose) if start_epoch < run.epochs else {}
     except BaseException:
@@ -306,7 +307,6 @@ def train(net, plan: RunPlan, start_epoch: int, callbacks: Sequence[Any] = (), v
 
 def _run_folder_callbacks(net, plan: RunPlan, start_epoch: int) -> list:
     """The callbacks that write the run folder: history, checkpoint, grids, TensorBoard."""
-    import keras
 
     from genkeras.run import callbacks as run_callbacks
 
@@ -319,11 +319,13 @@ def _run_folder_callbacks(net, plan: RunPlan, start_epoch: int) -> list:
     if start_epoch > 0:
         run_callbacks.resume_history(history_path, start_epoch)
         grid.complete(net, start_epoch)  # a kill after the checkpoint may have cost a grid
+    several = len(net.optimizer_slots()) > 1
     return [
+        *([run_callbacks.LearningRates()] if several else []),  # both players' rates
         run_callbacks.HistoryCSV(history_path, append=start_epoch > 0),
         run_callbacks.Checkpoint(out),
         grid,
-        *([keras.callbacks.TensorBoard(logs, write_graph=True)] if logs else []),
+        *([run_callbacks.EpochTensorBoard(logs, write_graph=True)] if logs else []),
     ]
 
 
