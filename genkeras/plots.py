@@ -173,8 +173,15 @@ def image_grid(
     return _save(fig, path, tight=False, fast=True)
 
 
+#: Per-epoch values that score the model's samples rather than a training batch.
+SCORED = {"modes_covered": "samples", "high_quality_fraction": "samples"}
+
+
 def training_curves(history: dict[str, list[float]], path, title: str = "training curves") -> str:
     """Plots every metric of a Keras history, train and ``val_`` on the same axes.
+
+    Learning rates (``lr_*``) are left to TensorBoard; per-epoch scores of
+    the samples (:data:`SCORED`) are labelled as such.
 
     Args:
         history: ``{"loss": [...], "val_loss": [...], ...}``.
@@ -186,7 +193,7 @@ def training_curves(history: dict[str, list[float]], path, title: str = "trainin
     """
     plt = _pyplot()
     names = sorted({k[4:] if k.startswith("val_") else k for k in history})
-    names = [n for n in names if n != "epoch"]
+    names = [n for n in names if n != "epoch" and not n.startswith("lr_")]  # rates: TensorBoard
     ncols = min(3, max(1, len(names)))
     nrows = int(math.ceil(len(names) / ncols)) or 1
     fig, axes = plt.subplots(nrows, ncols, figsize=(4 * ncols, 3 * nrows), squeeze=False)
@@ -203,7 +210,7 @@ def training_curves(history: dict[str, list[float]], path, title: str = "trainin
                     style,
                     marker="o",
                     markersize=3,
-                    label="test" if key.startswith("val_") else "train",
+                    label="test" if key.startswith("val_") else SCORED.get(name, "train"),
                 )
         ax.set_title(name)
         ax.set_xlabel("epoch")
