@@ -272,9 +272,14 @@ class GANConfig(ModelConfig):
             name, _ = parse_spec(spec)
             registry.stabilizers.entry(name)  # UnknownNameError (a ValueError) lists valid names
             if name in names:
-                raise ValueError(
-                    f"stabilizer {name!r} is given twice; it would be applied twice. Give it "
-                    f"once, with all its options. Received: stabilizers={list(self.stabilizers)}"
+                import warnings
+
+                warnings.warn(
+                    f"stabilizer {name!r} is given twice: both are applied, one after the other "
+                    "(their adversarial weights multiply, their loss terms add; the second's "
+                    f"metrics are named {name.replace('-', '_')}2_...). Received: "
+                    f"stabilizers={list(self.stabilizers)}",
+                    stacklevel=2,
                 )
             names.append(name)
 
