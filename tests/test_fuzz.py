@@ -94,3 +94,9 @@ def test_a_float64_value_beyond_float32_is_refused_not_turned_into_inf():
     """Found by the property test above on CI: 3.4028236e38 is finite in float64 only."""
     with pytest.raises(data.DataError, match="float32"):
         data.validate_arrays("npz:f.npz", np.array([[3.40282357e38]]), "x_train", None)
+
+
+def test_integers_beyond_int32_are_refused_not_wrapped():
+    """2**31 would wrap to a negative level when cast to int32."""
+    with pytest.raises(data.DataError, match="fit in int32"):
+        data.validate_arrays("npz:f.npz", np.array([[2**31]]), "x_train")

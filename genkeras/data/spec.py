@@ -253,6 +253,12 @@ def validate_arrays(source: str, x: Any, what: str = "x", levels: int | None = N
                 f"(what the models compute in) holds at most {limit:.4g}."
             )
         return x.astype(np.float32)
+    top = np.iinfo(np.int32).max
+    if x.max() > top:
+        raise DataError(
+            f"{where} has integer value {x.max()}; discrete levels must fit in int32 "
+            f"(at most {top})."
+        )
     x = x.astype(np.int64)
     if x.min() < 0:
         raise DataError(

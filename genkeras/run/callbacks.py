@@ -22,6 +22,7 @@ import os
 import shutil
 
 import keras
+import numpy as np
 
 from genkeras.run import checkpoint
 
@@ -113,18 +114,56 @@ def write_model_graph(model, logdir: str) -> None:
     writer.flush()
 
 
-class HistoryCSV(keras.callbacks.CSVLogger):
-    """``keras.callbacks.CSVLogger`` whose ``epoch`` column counts epochs completed (1, 2, ...).
+class HistoryCSV(keras.callbacks.Callback):
+    """Writes ``history.csv``: one row per epoch, its ``epoch`` column counting epochs completed.
 
     Every artefact of a run numbers epochs the same way: the row ``epoch = k``,
     ``samples/epoch-00k.png``, the checkpoint's ``epoch`` and the x-axis of
     ``curves.png`` all mean "after k epochs" (Keras's own ``epoch`` index is
-    ``k - 1``).
+    ``k - 1``). Unlike ``keras.callbacks.CSVLogger``, a resumed run whose
+    metrics differ from those already in the file (a run written by an older
+    genkeras, say) widens the header instead of writing rows that no longer
+    line up with it: a value an epoch did not log is left empty.
+
+    Args:
+        filename: The CSV file.
+        append: Keep the rows already there (a resumed run) rather than start anew.
     """
+
+    def __init__(self, filename: str, append: bool = False):
+        super().__init__()
+        self.filename = filename
+        self.append = append
+
+    def on_train_begin(self, logs=None):
+        """Starts a new file unless appending."""
+        if not self.append and os.path.exists(self.filename):
+            os.remove(self.filename)
 
     def on_epoch_end(self, epoch, logs=None):
         """Writes the row of the ``epoch + 1``-th epoch."""
-        super().on_epoch_end(epoch + 1, logs)
+        import csv
+
+        row = {"epoch": str(epoch + 1)}
+        for key, value in sorted((logs or {}).items()):
+            row[key] = str(float(np.asarray(value))) if np.size(value) == 1 else ""
+        header, rows = ["epoch"], []
+        if os.path.exists(self.filename):
+            with open(self.filename, newline="") as f:
+                reader = csv.DictReader(f)
+                header = list(reader.fieldnames or ["epoch"])
+                rows = list(reader)
+        new = [k for k in row if k not in header]
+        if new or not os.path.exists(self.filename):
+            header += new
+            tmp = self.filename + ".tmp"
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, header, restval="")
+                writer.writeheader()
+                writer.writerows(rows)
+            os.replace(tmp, self.filename)
+        with open(self.filename, "a", newline="") as f:
+            csv.DictWriter(f, header, restval="").writerow(row)
 
 
 def resume_history(path: str, epochs_done: int) -> None:

@@ -110,3 +110,18 @@ def test_a_killed_writer_leaves_no_stale_lock(tmp_path):
     time.sleep(0.1)
     with folder.locked(out):  # the OS released it with the process
         pass
+
+
+def test_history_csv_widens_its_header_when_a_resumed_run_logs_new_metrics(tmp_path):
+    """A run from an older genkeras resumed today: new metrics get columns, old rows stay aligned."""
+    from genkeras.run.callbacks import HistoryCSV
+    from genkeras.run.folder import read_history
+
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,d_loss,loss\n1,1.5,2.0\n")
+    writer = HistoryCSV(str(path), append=True)
+    writer.on_train_begin()
+    writer.on_epoch_end(1, {"d_loss": 1.25, "lr_d_optimizer": 0.001})
+    history = read_history(str(path))
+    assert history == {"d_loss": [1.5, 1.25], "loss": [2.0], "lr_d_optimizer": [0.001]}
+    assert path.read_text().splitlines()[0] == "epoch,d_loss,loss,lr_d_optimizer"
