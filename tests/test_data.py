@@ -81,6 +81,12 @@ def test_npz_images_and_vectors(tmp_path):
         ({"x_train": np.zeros((4, 2)), "x_test": np.zeros((4, 3))}, "x_test examples have shape"),
         ({"images": np.zeros((4, 2))}, "expected an array 'x'"),
         ({"x": np.zeros((4, 2), dtype=int), "levels": 1}, "levels must be at least 2"),
+        ({"x": np.zeros((10, 2)), "y": np.arange(7)}, "y must be 10 integer labels"),
+        ({"x": np.zeros((10, 2)), "y": np.arange(10) - 1}, "negative label"),
+        (
+            {"x": np.zeros((10, 2)), "y": np.array([0, 1] * 4 + [100_000, 1])},
+            "only 3 of the class ids 0..100000",
+        ),
     ],
 )
 def test_npz_bad_data_names_file_and_problem(tmp_path, arrays, message):

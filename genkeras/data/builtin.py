@@ -143,24 +143,45 @@ def grid() -> DataSpec:
     )
 
 
+def _check_labels(source: str, what: str, y, n: int) -> np.ndarray:
+    """``n`` non-negative integer labels as ``int32``, or a DataError naming ``what``."""
+    y = np.asarray(y)
+    if not np.issubdtype(y.dtype, np.integer) or y.ndim != 1 or len(y) != n:
+        raise DataError(
+            f"{source}: {what} must be {n} integer labels (one per example); "
+            f"got dtype {y.dtype}, shape {y.shape}."
+        )
+    if len(y) and y.min() < 0:
+        raise DataError(
+            f"{source}: {what} has a negative label ({y.min()}); class ids must be 0..K-1."
+        )
+    if len(y) and y.max() > np.iinfo(np.int32).max:
+        raise DataError(f"{source}: {what} has label {y.max()}, beyond int32.")
+    return y.astype(np.int32)
+
+
 def _npz_labels(source, y_train, y_test, x_train, x_test):
-    """Validates optional labels; returns ``(y_train, y_test, num_classes)``."""
-    labels = []
-    for what, y, x in (("y_train", y_train, x_train), ("y_test", y_test, x_test)):
-        if y is None:
-            labels.append(None)
-            continue
-        y = np.asarray(y)
-        if not np.issubdtype(y.dtype, np.integer) or y.ndim != 1 or len(y) != len(x):
-            raise DataError(
-                f"{source}: {what} must be {len(x)} integer labels; "
-                f"got dtype {y.dtype}, shape {y.shape}."
-            )
-        labels.append(y.astype(np.int32))
+    """Validates optional labels; returns ``(y_train, y_test, num_classes)``.
+
+    Class ids must be ``0..K-1`` with most of them used: ids coded sparsely
+    (one class numbered 100000) would make a 100,001-class problem, so they
+    are refused with the way to renumber them.
+    """
+    labels = [
+        None if y is None else _check_labels(source, what, y, len(x))
+        for what, y, x in (("y_train", y_train, x_train), ("y_test", y_test, x_test))
+    ]
     y_train, y_test = labels
     num_classes = None
     if y_train is not None:
-        num_classes = int(max(y_train.max(), -1 if y_test is None else y_test.max())) + 1
+        present = np.unique(np.concatenate([y for y in labels if y is not None]))
+        num_classes = int(present.max()) + 1
+        if len(present) < max(2, num_classes // 2):
+            raise DataError(
+                f"{source}: the labels use only {len(present)} of the class ids "
+                f"0..{num_classes - 1}; class ids must be 0..K-1 (renumber them with "
+                "numpy.unique(y, return_inverse=True))."
+            )
     return y_train, y_test, num_classes
 
 
@@ -202,7 +223,9 @@ def load_npz(path: str) -> DataSpec:
         train, test = _split(len(x), max(1, len(x) // 5), 0)
         x_train, x_test = x[train], x[test]
         y = arrays.get("y")
-        y_train, y_test = (None, None) if y is None else (np.asarray(y)[train], np.asarray(y)[test])
+        if y is not None:
+            y = _check_labels(source, "y", y, len(x))
+        y_train, y_test = (None, None) if y is None else (y[train], y[test])
     else:
         raise DataError(
             f"{source}: expected an array 'x' or both 'x_train' and 'x_test'; "
