@@ -60,6 +60,10 @@ historical_averaging = Lazy(
     "genkeras.stabilizers.historical_averaging:HistoricalAveraging",
     "Historical averaging (Salimans et al. 2016): penalise distance to mean past parameters.",
 )
+top_k = Lazy(
+    "genkeras.stabilizers.top_k:TopK",
+    "Top-k training (Sinha et al. 2020): G learns from its k best-scored samples.",
+)
 one_sided_label_smoothing = Lazy(
     "genkeras.stabilizers.label_smoothing:OneSidedLabelSmoothing",
     "One-sided label smoothing (Salimans et al. 2016): real target 1 - s for D.",

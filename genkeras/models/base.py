@@ -83,6 +83,7 @@ class TrainingSettings:
         grad_clip: Clip each update's gradient to this global norm (``None``: no clipping).
         jit: Compile the train and test steps with XLA.
         steps_per_execution: Training steps per call of the compiled function.
+        steps_per_epoch: Training steps of one epoch (``None`` when unknown).
 
     Example:
 
@@ -96,6 +97,7 @@ class TrainingSettings:
     grad_clip: float | None = None
     jit: bool = False
     steps_per_execution: int = 1
+    steps_per_epoch: int | None = None
 
     def learning_rate_schedule(self, updates_per_step: int = 1):
         """The learning rate of an optimizer that makes ``updates_per_step`` updates per step.

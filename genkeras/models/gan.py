@@ -97,13 +97,15 @@ def discriminator_adversarial_loss(real_logits, fake_logits):
     return bce_with_logits(real_logits, 1.0) + bce_with_logits(fake_logits, 0.0)
 
 
-def generator_adversarial_loss(fake_logits, loss: str = "non-saturating"):
+def generator_adversarial_loss(fake_logits, loss: str = "non-saturating", sample_weights=None):
     """The generator's adversarial loss on the logits ``l`` of ``D(G(z))``.
 
     Args:
         fake_logits: ``(batch,)`` discriminator logits of generated examples.
         loss: ``"minimax"`` -- ``mean log(1 − D(G(z))) = −mean softplus(l)``;
             ``"non-saturating"`` -- ``−mean log D(G(z)) = mean softplus(−l)``.
+        sample_weights: ``(batch,)`` weights of the samples (``None``: equal):
+            the mean becomes ``Σ w_i ℓ_i / Σ w_i``.
 
     Returns:
         A scalar.
@@ -112,10 +114,17 @@ def generator_adversarial_loss(fake_logits, loss: str = "non-saturating"):
         ValueError: For another ``loss``.
     """
     if loss == "minimax":
-        return -tf.reduce_mean(tf.nn.softplus(fake_logits))
-    if loss == "non-saturating":
-        return tf.reduce_mean(tf.nn.softplus(-fake_logits))
-    raise ValueError(f"loss must be one of {', '.join(GENERATOR_LOSSES)}. Received: loss={loss!r}")
+        per_sample = -tf.nn.softplus(fake_logits)
+    elif loss == "non-saturating":
+        per_sample = tf.nn.softplus(-fake_logits)
+    else:
+        raise ValueError(
+            f"loss must be one of {', '.join(GENERATOR_LOSSES)}. Received: loss={loss!r}"
+        )
+    if sample_weights is None:
+        return tf.reduce_mean(per_sample)
+    w = tf.cast(sample_weights, per_sample.dtype)
+    return tf.math.divide_no_nan(tf.reduce_sum(w * per_sample), tf.reduce_sum(w))
 
 
 class _Store:
@@ -182,6 +191,7 @@ class GAN(GenerativeModel):
         self.step_counter = keras.Variable(
             0, dtype="int64", trainable=False, aggregation="only_first_replica", name="step"
         )
+        self._steps_per_epoch = None
         self._store = _Store()
         self.trackers = [keras.metrics.Mean(name=n) for n in GAME_METRICS]
         self.trackers += self.stabilizers.trackers
@@ -227,7 +237,7 @@ class GAN(GenerativeModel):
         Every stabilizer's ``discriminator_input`` (in order), then every
         ``pack``: ``(n, *data_shape) -> (n', *discriminator_input_shape)``.
         """
-        x = self.stabilizers.discriminator_input(x, self.step_counter, training)
+        x = self.stabilizers.discriminator_input(x, self.step_value(), training)
         return self.stabilizers.pack(x, training)
 
     def discriminate(self, x, training=False, per_sample=False):
@@ -289,18 +299,33 @@ class GAN(GenerativeModel):
         fake_in = self.discriminator_inputs(fake, training)
         real_features, real_logits = self.discriminate(real_in, training)
         fake_features, fake_logits = self.discriminate(fake_in, training)
-        return StabilizerContext(
+        step = self.step_value()
+        per_epoch = self._steps_per_epoch
+        ctx = StabilizerContext(
             real=real_in,
             fake=fake_in,
             real_features=real_features,
             fake_features=fake_features,
             real_logits=real_logits,
             fake_logits=fake_logits,
-            step=self.step_counter,
+            step=step,
             training=training,
             gan=self,
             player=player,
+            epoch=None if per_epoch is None else step // per_epoch,
+            steps_per_epoch=per_epoch,
         )
+        if player == "generator":
+            ctx.sample_weights = self.stabilizers.generator_sample_weights(ctx)
+        return ctx
+
+    def step_value(self):
+        """Completed training steps as an int64 tensor read now (not the variable itself).
+
+        Every hook of one step sees the same value: the variable is only
+        incremented at the end of ``train_step``.
+        """
+        return tf.convert_to_tensor(self.step_counter)
 
     # -- losses ----------------------------------------------------------------------------
     def discriminator_loss(self, ctx):
@@ -318,7 +343,9 @@ class GAN(GenerativeModel):
         ``Π_s generator_adversarial_weight_s · adversarial + Σ_s weight_s · term_s``.
         """
         weight = self.stabilizers.generator_adversarial_weight
-        loss = weight * generator_adversarial_loss(ctx.fake_logits, self.cfg.loss)
+        loss = weight * generator_adversarial_loss(
+            ctx.fake_logits, self.cfg.loss, ctx.sample_weights
+        )
         return self.stabilizers.add_terms(loss, ctx, "generator_loss", "g")
 
     @property
@@ -410,6 +437,7 @@ class GAN(GenerativeModel):
             settings: The run's :class:`~genkeras.models.base.TrainingSettings`.
         """
         beta_1 = self.cfg.beta_1
+        self._steps_per_epoch = settings.steps_per_epoch
         self.compile(
             d_optimizer=self.make_optimizer(settings, self.cfg.d_steps, beta_1=beta_1),
             g_optimizer=self.make_optimizer(settings, beta_1=beta_1),

@@ -170,6 +170,7 @@ def settings(run: RunConfig, steps: int):
         grad_clip=run.grad_clip,
         jit=run.jit,
         steps_per_execution=run.execution_steps(steps),
+        steps_per_epoch=steps,
     )
 
 

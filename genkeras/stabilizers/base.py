@@ -42,6 +42,14 @@ separately (each stabilizer's in the order the stabilizers were given):
 
 Loss hooks (a :class:`StabilizerContext` describes the batch):
 
+* ``generator_sample_weights(ctx)`` -- in the generator's update only: a
+  weight per generated sample ``(n',)``, or ``None``. The generator's
+  adversarial loss becomes the weighted mean ``Σ_i w_i ℓ_i / Σ_i w_i`` of its
+  per-sample losses ``ℓ_i``, with ``w`` the product of every stabilizer's
+  weights; the loss hooks then see ``w`` as ``ctx.sample_weights`` (feature
+  matching matches the weighted mean of the fake features), so a top-k
+  update (:mod:`genkeras.stabilizers.top_k`) composes with the others.
+
 * ``discriminator_loss(ctx)`` / ``generator_loss(ctx)`` -- a scalar term, or
   ``None``. The GAN multiplies it by the stabilizer's ``weight`` and adds it
   to that player's loss; the hook returns the *unweighted* term.
@@ -152,7 +160,14 @@ class StabilizerContext:
         fake_features: Trunk features of ``fake``, ``(n', F)``.
         real_logits: Discriminator logits ``(n',)`` for ``real``.
         fake_logits: Discriminator logits ``(n',)`` for ``fake``.
-        step: Completed training steps (int64 scalar tensor).
+        step: Completed training steps before this one (int64 scalar tensor);
+            the same value in every hook of one training step.
+        epoch: Completed epochs, ``step // steps_per_epoch`` (int64 scalar
+            tensor), or ``None`` when the GAN was not compiled for a run.
+        steps_per_epoch: Training steps per epoch (a Python int), or ``None``.
+        sample_weights: In the generator's update, the product of the
+            stabilizers' :meth:`Stabilizer.generator_sample_weights` ``(n',)``
+            (``None``: every sample counts alike).
         training: Whether this is a training step (``False`` in ``test_step``).
         gan: The GAN (for its networks and :meth:`discriminate`).
         player: Whose update this context belongs to: ``"discriminator"``
@@ -170,6 +185,9 @@ class StabilizerContext:
     training: bool
     gan: Any
     player: str = "generator"
+    epoch: Any = None
+    steps_per_epoch: int | None = None
+    sample_weights: Any = None
 
     def discriminate(self, x):
         """The *per-sample* discriminator's logits ``(n',)`` for inputs ``x``.
@@ -279,6 +297,14 @@ class Stabilizer(keras.layers.Layer):
         return self.transform_features(features, training)
 
     # -- loss hooks -----------------------------------------------------------------------
+    def generator_sample_weights(self, ctx: StabilizerContext):
+        """Weights ``(n',)`` of the generated samples in G's adversarial loss (default: none).
+
+        Called in the generator's update only, before the loss hooks. Return
+        ``None`` to leave the weighting to the other stabilizers.
+        """
+        return None
+
     def discriminator_loss(self, ctx: StabilizerContext):
         """Returns a scalar the GAN adds, times ``weight``, to D's loss (default: none)."""
         return None
@@ -420,4 +446,45 @@ def build_stabilizer(spec: str, index: int = 0, lookup: Callable[[str], Any] | N
     except (TypeError, ValueError) as err:
         raise ValueError(f"Stabilizer {name!r} refused its options: {err} (spec={spec!r})") from err
     stabilizer.registry_name = name
+    check_hooks(stabilizer)
     return stabilizer
+
+
+#: The methods the GAN and its stack call on a stabilizer.
+HOOKS = (
+    "discriminator_input_shape",
+    "build_features",
+    "setup",
+    "discriminator_input",
+    "pack",
+    "transform_features",
+    "per_sample_features",
+    "generator_sample_weights",
+    "discriminator_loss",
+    "generator_loss",
+    "tracked",
+    "after_discriminator_step",
+    "after_step",
+    "evaluation_metrics",
+    "overrides",
+)
+
+
+def check_hooks(stabilizer: Stabilizer) -> None:
+    """Refuses a stabilizer whose instance attribute hides one of the hooks.
+
+    ``self.pack = int(pack)`` in a plugin's ``__init__`` would replace the
+    ``pack`` hook with a number, and the GAN would fail deep in its step.
+
+    Raises:
+        ValueError: Naming the class, where it comes from, the attribute and the hook.
+    """
+    cls = type(stabilizer)
+    for hook in HOOKS:
+        if hook in vars(stabilizer) and not callable(vars(stabilizer)[hook]):
+            raise ValueError(
+                f"stabilizer {stabilizer.registry_name!r} ({cls.__module__}.{cls.__qualname__}) "
+                f"sets the attribute self.{hook} = {vars(stabilizer)[hook]!r}, which hides the "
+                f"stabilizer hook {hook}() the GAN calls. Store the option under another name "
+                f"(e.g. self.{hook}_option)."
+            )

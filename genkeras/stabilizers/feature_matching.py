@@ -50,15 +50,29 @@ class FeatureMatching(Stabilizer):
         self.generator_adversarial_weight = adversarial
 
     @staticmethod
-    def distance(real_features, fake_features):
-        """``‖mean_i real_i − mean_i fake_i‖²`` for ``(batch, F)`` features; a scalar."""
+    def distance(real_features, fake_features, fake_weights=None):
+        """``‖mean_i real_i − mean_i fake_i‖²`` for ``(batch, F)`` features; a scalar.
+
+        With ``fake_weights`` ``(batch,)`` the fake mean is the weighted one,
+        ``Σ_i w_i fake_i / Σ_i w_i`` (a top-k update matches the kept samples).
+        """
         real_mean = tf.reduce_mean(tf.stop_gradient(real_features), axis=0)  # (F,)
-        fake_mean = tf.reduce_mean(fake_features, axis=0)  # (F,)
+        if fake_weights is None:
+            fake_mean = tf.reduce_mean(fake_features, axis=0)  # (F,)
+        else:
+            w = tf.cast(fake_weights, fake_features.dtype)[:, None]
+            fake_mean = tf.math.divide_no_nan(
+                tf.reduce_sum(w * fake_features, axis=0), tf.reduce_sum(w)
+            )
         return tf.reduce_sum(tf.square(real_mean - fake_mean))
 
     def generator_loss(self, ctx):
-        """``‖E f(x) − E f(G(z))‖²`` (the GAN multiplies it by ``weight``)."""
-        return self.distance(ctx.real_features, ctx.fake_features)
+        """``‖E f(x) − E f(G(z))‖²`` (the GAN multiplies it by ``weight``).
+
+        The fake mean is weighted by ``ctx.sample_weights`` when a stabilizer
+        gives them (top-k).
+        """
+        return self.distance(ctx.real_features, ctx.fake_features, ctx.sample_weights)
 
     def get_config(self):
         """Returns the constructor arguments."""

@@ -23,6 +23,7 @@ order (``stack.method`` calls that hook on every stabilizer, in order)::
         update D;  after_discriminator_step(gan)
     fake = G(z)                                        # the generator's update, fresh noise
     (the same forward pass, ctx.player == "generator")
+    ctx.sample_weights = Π generator_sample_weights(ctx)   # None if no stabilizer gives any
     loss_G = adversarial_G · Π generator_adversarial_weight + Σ weight · generator_loss(ctx)
     tracked(ctx)                                       # the generator's ctx, before its update
     update G;  after_step(gan);  step += 1
@@ -158,6 +159,16 @@ class StabilizerStack:
         return features
 
     # -- losses -----------------------------------------------------------------------------
+    def generator_sample_weights(self, ctx: StabilizerContext):
+        """The product of the stabilizers' per-sample weights ``(n',)``, or ``None`` if none gives any."""
+        weights = None
+        for stab in self.layers:
+            if stab.overrides("generator_sample_weights"):
+                w = stab.generator_sample_weights(ctx)
+                if w is not None:
+                    weights = w if weights is None else weights * w
+        return weights
+
     def _product(self, attribute: str) -> float:
         weight = 1.0
         for stab in self.layers:

@@ -36,6 +36,7 @@ BUILT_INS = [
     "r1-penalty",
     "pacgan",
     "wgan-gp",
+    "top-k",
 ]
 
 
@@ -299,20 +300,6 @@ def test_minibatch_discriminations_per_sample_form(group):
     off = ~np.eye(8, dtype=bool)
     assert np.all(per_sample[off] == 0) and np.all(np.diag(per_sample) > 0)
     assert np.any(batch[off] > 0)  # while the batch form does couple the rows
-
-
-@pytest.fixture
-def registered():
-    """Registers test stabilizer classes in-process; unregisters them afterwards."""
-    names = []
-
-    def add(name, cls):
-        registry.stabilizers.register(name, cls)
-        names.append(name)
-
-    yield add
-    for name in names:
-        registry.stabilizers.unregister(name)
 
 
 class _Halver(Stabilizer):
