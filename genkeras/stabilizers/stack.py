@@ -160,7 +160,7 @@ class StabilizerStack:
 
     # -- losses -----------------------------------------------------------------------------
     def generator_sample_weights(self, ctx: StabilizerContext):
-        """The product of the stabilizers' per-sample weights ``(n',)``, or ``None`` if none gives any."""
+        """The product of the stabilizers' per-sample weights ``(n',)``, or ``None``."""
         weights = None
         for stab in self.layers:
             if stab.overrides("generator_sample_weights"):

@@ -113,7 +113,7 @@ def test_a_killed_writer_leaves_no_stale_lock(tmp_path):
 
 
 def test_history_csv_widens_its_header_when_a_resumed_run_logs_new_metrics(tmp_path):
-    """A run from an older genkeras resumed today: new metrics get columns, old rows stay aligned."""
+    """An older run resumed today: new metrics get columns, old rows stay aligned."""
     from genkeras.run.callbacks import HistoryCSV
     from genkeras.run.folder import read_history
 

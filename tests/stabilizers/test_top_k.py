@@ -17,7 +17,12 @@ TINY = {"width": 8, "depth": 1, "latent_dim": 2}
 
 @pytest.mark.parametrize(
     "n,epoch,gamma,nu,k",
-    [(64, 0, 0.99, 0.5, 64), (64, 10, 0.99, 0.5, 58), (64, 500, 0.99, 0.5, 32), (3, 0, 0.5, 0.1, 3)],
+    [
+        (64, 0, 0.99, 0.5, 64),
+        (64, 10, 0.99, 0.5, 58),
+        (64, 500, 0.99, 0.5, 32),
+        (3, 0, 0.5, 0.1, 3),
+    ],
 )
 def test_k_decays_per_epoch_down_to_its_floor(n, epoch, gamma, nu, k):
     # ceil(64 * 0.99**10) = ceil(57.88) = 58; 0.99**500 * 64 < 32 -> the floor nu * n
