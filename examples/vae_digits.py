@@ -272,7 +272,8 @@ print(
 # What to try next
 # ----------------
 #
-# * ``genkeras run vae --latent-dim 16 --epochs 30``: a tighter ELBO, no manifold.
+# * ``genkeras run vae --latent-dim 16 --epochs 30 --out runs/vae16``: a tighter
+#   ELBO, no manifold.
 # * ``--beta 4`` (a β-VAE): a smaller KL, blurrier reconstructions.
 # * ``--binarize``: a Bernoulli decoder on binarized digits.
-# * ``genkeras evaluate runs/vae-*/`` recomputes the ELBO and the IWAE-1000 bound.
+# * ``genkeras evaluate runs/vae16`` recomputes that run's ELBO and IWAE-1000 bound.

@@ -571,8 +571,31 @@ class GAN(GenerativeModel):
         return write_figures(self, spec, out_dir)
 
     def lesson_notes(self, metrics, history) -> list[str]:
-        """Names mode collapse and a discriminator that won, with what to try."""
+        """What the lecture leads a learner to expect beside what the run got; mode collapse.
+
+        The first note says what to expect on data with modes: without a
+        stabilizer, mode collapse; with one, every mode. Then a run that
+        collapsed or whose discriminator won says so, with what to try.
+        """
         notes = []
+        if "num_modes" in metrics:
+            total = metrics["num_modes"]
+            got = (
+                f"got {metrics['modes_covered']}/{total} modes covered, "
+                f"{100 * metrics.get('high_quality_fraction', 0.0):.0f} % of samples near a centre"
+            )
+            per_epoch = history.get("modes_covered") or []
+            if len(per_epoch) > 1:
+                got += f" (per epoch, history.csv: {min(per_epoch):.0f}-{max(per_epoch):.0f})"
+            if self.cfg.stabilizers:
+                names = ", ".join(s.split(":")[0] for s in self.cfg.stabilizers)
+                expected = f"expected with {names}: all {total} modes covered"
+            else:
+                expected = (
+                    f"expected without a stabilizer: mode collapse, fewer than {total} modes "
+                    "(or modes hopping from epoch to epoch)"
+                )
+            notes.append(f"{expected}; {got}.")
         d_fake = (history.get("d_fake") or [None])[-1]
         won = d_fake is not None and d_fake < 0.05
         for covered, total, what in (
@@ -584,8 +607,8 @@ class GAN(GenerativeModel):
                 if won:
                     note += f"; the discriminator won (D(G(z)) ~ {d_fake:.3f})"
                 notes.append(
-                    note + ". Try a stabilizer (--stabilizer feature-matching, pacgan or "
-                    "minibatch-discrimination), or more --epochs."
+                    note + ". Try a stabilizer: --stabilizer feature-matching (docs/gans.md, "
+                    "'Mode collapse', lists which ones cure it here)."
                 )
         hq = metrics.get("high_quality_fraction")
         if hq is not None and hq < 0.5 and not notes:

@@ -292,10 +292,19 @@ def test_trains_under_mirrored_strategy_with_two_replicas(tmp_path):
 def test_a_collapsed_run_says_so_and_what_to_try(seeded):
     gan = GAN((2,), config=TINY)
     collapsed = {"modes_covered": 0, "num_modes": 8, "high_quality_fraction": 0.0}
-    notes = gan.lesson_notes(collapsed, {"d_fake": [0.2, 1e-4]})
-    assert len(notes) == 1 and "covered 0/8 modes: mode collapse" in notes[0]
-    assert "the discriminator won" in notes[0] and "--stabilizer" in notes[0]
+    notes = gan.lesson_notes(collapsed, {"d_fake": [0.2, 1e-4], "modes_covered": [3, 1, 0]})
+    assert len(notes) == 2 and "covered 0/8 modes: mode collapse" in notes[1]
+    assert "the discriminator won" in notes[1] and "--stabilizer" in notes[1]
+    # what to expect beside what the run got, with the per-epoch range
+    assert notes[0].startswith("expected without a stabilizer: mode collapse")
+    assert "got 0/8 modes covered, 0 % of samples near a centre (per epoch" in notes[0]
+    assert "0-3)" in notes[0]
     taught = {"modes_covered": 8, "num_modes": 8, "high_quality_fraction": 0.95}
-    assert gan.lesson_notes(taught, {"d_fake": [0.4]}) == []
+    cured = GAN((2,), config={**TINY, "stabilizers": ["feature-matching"]})
+    notes = cured.lesson_notes(taught, {"d_fake": [0.4]})
+    assert notes == [
+        "expected with feature-matching: all 8 modes covered; "
+        "got 8/8 modes covered, 95 % of samples near a centre."
+    ]
     blurred = {"classes_covered": 10, "num_classes": 10, "classifier_confidence": 0.6}
     assert "unsure" in gan.lesson_notes(blurred, {})[0]
