@@ -264,6 +264,10 @@ def test_resume_completes_the_figures_of_the_epoch_it_resumes_after(vae_run, tmp
             ["--binarize means 2 levels", "--levels 4"],
         ),
         (["run", "vae", "--out", ""], ["names no folder"]),
+        (
+            ["run", "gan", "--dataset", "ring", "--stabilizer", "pacgan:m=1000000"],
+            ["m=1000000", "batch of 512", "every loss", "would be 0"],
+        ),
     ],
 )
 def test_options_that_would_silently_do_nothing_are_refused(tmp_path, args, words):

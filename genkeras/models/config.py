@@ -94,6 +94,13 @@ class ModelConfig:
         """The family's name for messages (``VAEConfig`` -> ``VAE``)."""
         return type(self).__name__.removesuffix("Config")
 
+    def check_run(self, run) -> None:
+        """Raises ``ValueError`` for options that cannot work with the run's (default: none).
+
+        Called by :func:`genkeras.run.plan.plan_run` before anything is built,
+        with the resolved :class:`~genkeras.run.config.RunConfig`.
+        """
+
     def check_data(self, shape, levels: int | None = None, num_classes: int | None = None):
         """Raises ``ValueError`` if the family cannot model data of this kind.
 
@@ -282,6 +289,22 @@ class GANConfig(ModelConfig):
                     stacklevel=2,
                 )
             names.append(name)
+
+    def check_run(self, run) -> None:
+        """Refuses a PacGAN pack larger than the batch (every pack would be empty).
+
+        With ``m`` above the batch size the discriminator would see no input
+        at all and every loss would be exactly 0 for the whole run.
+        """
+        for spec in self.stabilizers:
+            name, values = parse_spec(spec)
+            m = values.get("m") if name == "pacgan" else None
+            if isinstance(m, int) and m > run.batch_size:
+                raise ValueError(
+                    f"--stabilizer {spec}: packs of m={m} examples do not fit in a batch of "
+                    f"{run.batch_size} (the discriminator would see nothing and every loss "
+                    f"would be 0). Use m <= --batch-size (PacGAN's paper uses 2-4)."
+                )
 
     def check_data(self, shape, levels=None, num_classes=None):
         """Vectors, or images of discrete levels whose sides are multiples of 4."""

@@ -217,6 +217,7 @@ def plan_run(
     model_config = config_from_dict(config_class, options)
     model_config.check_data(spec.shape, spec.levels, spec.num_classes)
     model_config.check_values(spec)
+    model_config.check_run(run)
     if config_class.full_batches:
         spec.check_batch_size(run.batch_size)
     chief = run.strategy != "multiworker" or is_chief()  # only the chief writes the folder
