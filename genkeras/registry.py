@@ -336,7 +336,10 @@ class Registry:
             ``obj`` (or a decorator returning its argument unchanged).
 
         Raises:
-            ValueError: If ``name`` is empty or already registered.
+            ValueError: If ``name`` is empty or already registered. In-process
+                code may register a *redefinition* of its own component (the
+                same module and qualified name, as a re-run notebook cell
+                makes): it replaces the old one.
         """
         if not isinstance(name, str) or not name.strip():
             raise ValueError(
@@ -345,6 +348,9 @@ class Registry:
         self._discover()
 
         def decorator(target):
+            if name in self._entries and _redefinition(self._entries[name], target, distribution):
+                self._add(name, target, summary, distribution, version)  # a re-run cell
+                return target
             if name in self._entries:
                 existing = self._entries[name]
                 owner = existing.distribution or "in-process code"
@@ -565,3 +571,15 @@ stabilizers = Registry("stabilizers", "genkeras.stabilizers")
 datasets = Registry("datasets", "genkeras.datasets")
 
 ALL = {"models": models, "stabilizers": stabilizers, "datasets": datasets}
+
+
+def _redefinition(existing, target, distribution) -> bool:
+    """Whether ``target`` redefines ``existing``: in-process code, same module and qualname."""
+    if existing.builtin or existing.distribution or distribution or not existing._loaded:
+        return False
+    old = existing._obj
+    return (
+        getattr(old, "__module__", None) == getattr(target, "__module__", object())
+        and getattr(old, "__qualname__", None) == getattr(target, "__qualname__", object())
+        and old is not target
+    )

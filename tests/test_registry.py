@@ -35,6 +35,22 @@ def test_duplicate_name_is_refused():
         reg.register("spam", object())
 
 
+def test_a_re_run_cell_redefining_its_component_replaces_it():
+    """A notebook cell run twice defines the class again: the new one replaces the old."""
+    reg = Registry("widgets", group=None)
+    cell = "@reg.register('drift')\nclass Drift:\n    'A widget.'\n"
+    first, second = {"reg": reg, "__name__": "__main__"}, {"reg": reg, "__name__": "__main__"}
+    exec(cell, first)
+    exec(cell, second)  # the re-run
+    assert reg.get("drift") is second["Drift"] and reg.names() == ["drift"]
+
+    class Drift:  # another class of that name elsewhere is still refused
+        pass
+
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register("drift", Drift)
+
+
 def test_unknown_name_lists_valid_names():
     reg = Registry("widgets", group=None)
     reg.register("a", 1)
