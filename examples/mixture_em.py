@@ -28,15 +28,22 @@ genkeras.mixture.GaussianMixture, watch the ellipses converge, and pick K by BIC
 #
 # .. math::
 #
-#    \text{E-step:}\quad r_{ik} = q(z_i = k)
-#    = \frac{\pi_k \mathcal N(x_i \mid \mu_k, \Sigma_k)}
+#    \begin{aligned}
+#    \text{E-step:}\quad r_{ik} &= q(z_i = k)
+#    \\
+#    &= \frac{\pi_k \mathcal N(x_i \mid \mu_k, \Sigma_k)}
 #    {\sum_l \pi_l \mathcal N(x_i \mid \mu_l, \Sigma_l)} \qquad (1)
+#    \end{aligned}
 #
 # .. math::
 #
-#    \text{M-step:}\quad N_k = \sum_i r_{ik},\quad \pi_k = \frac{N_k}{N},\quad
-#    \mu_k = \frac{1}{N_k} \sum_i r_{ik} x_i,\quad
-#    \Sigma_k = \frac{1}{N_k} \sum_i r_{ik} (x_i - \mu_k)(x_i - \mu_k)^\top \qquad (2)
+#    \begin{aligned}
+#    \text{M-step:}\quad N_k &= \sum_i r_{ik}, \qquad \pi_k = \frac{N_k}{N},
+#    \\
+#    \mu_k &= \frac{1}{N_k} \sum_i r_{ik}\, x_i,
+#    \\
+#    \Sigma_k &= \frac{1}{N_k} \sum_i r_{ik}\, (x_i - \mu_k)(x_i - \mu_k)^\top \qquad (2)
+#    \end{aligned}
 #
 # Each iteration maximises a lower bound on the log-likelihood that touches it
 # at the current parameters (the E-step makes ``q`` the exact posterior, so the
