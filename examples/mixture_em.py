@@ -24,25 +24,26 @@ genkeras.mixture.GaussianMixture, watch the ellipses converge, and pick K by BIC
 #
 # Maximising ``Σ_i log p(x_i)`` directly is awkward (a log of a sum), but if we
 # knew each point's component it would be easy. Expectation-maximisation [1]
-# alternates between guessing the components softly and refitting:
+# alternates between guessing the components softly (the E-step, (1)) and
+# refitting (the M-step, (2)):
 #
 # .. math::
 #
 #    \begin{aligned}
-#    \text{E-step:}\quad r_{ik} &= q(z_i = k)
+#    r_{ik} &= q(z_i = k) \qquad (1)
 #    \\
 #    &= \frac{\pi_k \mathcal N(x_i \mid \mu_k, \Sigma_k)}
-#    {\sum_l \pi_l \mathcal N(x_i \mid \mu_l, \Sigma_l)} \qquad (1)
+#    {\sum_l \pi_l \mathcal N(x_i \mid \mu_l, \Sigma_l)}
 #    \end{aligned}
 #
 # .. math::
 #
 #    \begin{aligned}
-#    \text{M-step:}\quad N_k &= \sum_i r_{ik}, \qquad \pi_k = \frac{N_k}{N},
+#    N_k &= \sum_i r_{ik}, \qquad \pi_k = \frac{N_k}{N} \qquad (2)
 #    \\
 #    \mu_k &= \frac{1}{N_k} \sum_i r_{ik}\, x_i,
 #    \\
-#    \Sigma_k &= \frac{1}{N_k} \sum_i r_{ik}\, (x_i - \mu_k)(x_i - \mu_k)^\top \qquad (2)
+#    \Sigma_k &= \frac{1}{N_k} \sum_i r_{ik}\, (x_i - \mu_k)(x_i - \mu_k)^\top
 #    \end{aligned}
 #
 # Each iteration maximises a lower bound on the log-likelihood that touches it
