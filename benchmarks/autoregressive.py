@@ -218,7 +218,7 @@ def row_lstm_table(
     """Row LSTM: cached vs full-pass sampling per image, and the 28x28 grid vs an epoch."""
     _, cls, config = VARIANTS["PixelRNN (Row LSTM)"]
     print(
-        "\n## Row LSTM: cached vs full pass\n\nThe PixelRNN (Row LSTM) sampled with its "
+        "\n## Row LSTM sampling\n\nThe PixelRNN (Row LSTM) sampled with its "
         f"cache and with the full pass: random-init, {config}; warm timings, best of "
         "plain and XLA.\n"
     )
