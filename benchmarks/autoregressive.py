@@ -67,9 +67,9 @@ def _mean_sd(values):
 def likelihood_table(epochs: int, batch_size: int, seeds: list[int], jit: bool) -> None:
     """Trains the four variants with ``lifecycle.run`` over ``seeds`` and prints a table."""
     print(
-        f"\n## Likelihood: {epochs} epochs, batch {batch_size}, Adam 1e-3 (the pixel "
-        f"models' default), jit={jit}, seeds {', '.join(map(str, seeds))}; "
-        "test bits/dim mean ± sd over the seeds\n"
+        f"\n## Likelihood at equal size\n\n{epochs} epochs, batch {batch_size}, Adam 1e-3 "
+        f"(the pixel models' default), jit={jit}, seeds {', '.join(map(str, seeds))}; "
+        "test bits/dim, mean ± sd over the seeds.\n"
     )
     print("| data | model | config | params | test bits/dim | per seed | s per run |")
     print("| --- | --- | --- | ---: | ---: | --- | ---: |")
@@ -128,8 +128,8 @@ def _time(fn, repeats: int = 1):
 def sampling_table(n: int, sizes: list[int], max_steps: int | None, seed: int) -> None:
     """Times the samplers and prints a Markdown table with speed-up ratios."""
     print(
-        f"\n## Sampling {n} images (random-init models of the likelihood table; warm "
-        "timings, tracing/compilation excluded)\n"
+        f"\n## Sampling {n} images\n\nRandom-init models of the likelihood table; warm "
+        "timings, tracing/compilation excluded.\n"
     )
     print(
         "| size | model | (a) Python loop s | (b) while_loop s | (b) XLA s | (c) cached s "
@@ -218,8 +218,9 @@ def row_lstm_table(
     """Row LSTM: cached vs full-pass sampling per image, and the 28x28 grid vs an epoch."""
     _, cls, config = VARIANTS["PixelRNN (Row LSTM)"]
     print(
-        "\n## PixelRNN (Row LSTM): cached vs full-pass sampler (random-init, "
-        f"{config}; warm timings, best of plain and XLA)\n"
+        "\n## Row LSTM sampling\n\nThe PixelRNN (Row LSTM) sampled with its "
+        f"cache and with the full pass: random-init, {config}; warm timings, best of "
+        "plain and XLA.\n"
     )
     print(
         "| size | images | full pass s | full pass XLA s | cached s | cached XLA s "

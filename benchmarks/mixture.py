@@ -302,7 +302,7 @@ def main(argv=None):
         f"load average at start {os.getloadavg()[0]:.1f}\n"
     )
     if not args.skip_speed:
-        print(f"## Speed and agreement (full covariance, {iters} EM iterations, same start)\n")
+        print(f"## Speed and agreement\n\nFull covariance, {iters} EM iterations, same start.\n")
         print(
             "Wall-clock seconds of `fit`, and in brackets the process CPU seconds (all "
             "threads; less sensitive to other load on the machine).\n"
@@ -337,8 +337,8 @@ def main(argv=None):
     if not args.skip_memory:
         mem_ns = [10_000, 100_000, 1_000_000] if args.quick else [100_000, 1_000_000, 10_000_000]
         print(
-            f"\n## Memory above the warmed-up process (D=16, K=8, {mem_iters} iterations; "
-            "fresh process per cell)\n"
+            f"\n## Memory\n\nAbove the warmed-up process: D=16, K=8, {mem_iters} iterations, "
+            "a fresh process per cell.\n"
         )
         print(
             "Peak resident memory while producing the data and fitting, minus the "

@@ -166,7 +166,7 @@ def compare_cli(args) -> int:
         ring = json.loads(open(os.path.join(tmp, "ring", "metrics.json")).read())
         digits_wall, _ = _timed(cli + DOCUMENTED_DIGITS + ["--out", os.path.join(tmp, "d")], env)
         digits = json.loads(open(os.path.join(tmp, "d", "metrics.json")).read())
-    print(f"## The documented ring configuration: {steps} steps, seed 0, process wall\n")
+    print(f"## The ring configuration\n\n{steps} steps, seed 0, process wall.\n")
     print(f"```\n{_shell(DOCUMENTED_RING)}\n```\n")
     print("| how | wall s | ratio to the benchmark | modes covered | high quality % |")
     print("| --- | --- | --- | --- | --- |")
@@ -176,7 +176,7 @@ def compare_cli(args) -> int:
         f"{ring['modes_covered']:.0f} / {ring['num_modes']} | "
         f"{100 * ring['high_quality_fraction']:.1f} |\n"
     )
-    print("## The documented digits configuration: seed 0, process wall\n")
+    print("## The digits configuration\n\nSeed 0, process wall.\n")
     print(f"```\n{_shell(DOCUMENTED_DIGITS)}\n```\n")
     print("| wall s | classes covered | class KL to uniform | confidence |")
     print("| --- | --- | --- | --- |")

@@ -24,19 +24,27 @@ genkeras.mixture.GaussianMixture, watch the ellipses converge, and pick K by BIC
 #
 # Maximising ``Σ_i log p(x_i)`` directly is awkward (a log of a sum), but if we
 # knew each point's component it would be easy. Expectation-maximisation [1]
-# alternates between guessing the components softly and refitting:
+# alternates between guessing the components softly (the E-step, (1)) and
+# refitting (the M-step, (2)):
 #
 # .. math::
 #
-#    \text{E-step:}\quad r_{ik} = q(z_i = k)
-#    = \frac{\pi_k \mathcal N(x_i \mid \mu_k, \Sigma_k)}
-#    {\sum_l \pi_l \mathcal N(x_i \mid \mu_l, \Sigma_l)} \qquad (1)
+#    \begin{aligned}
+#    r_{ik} &= q(z_i = k) \qquad (1)
+#    \\
+#    &= \frac{\pi_k \mathcal N(x_i \mid \mu_k, \Sigma_k)}
+#    {\sum_l \pi_l \mathcal N(x_i \mid \mu_l, \Sigma_l)}
+#    \end{aligned}
 #
 # .. math::
 #
-#    \text{M-step:}\quad N_k = \sum_i r_{ik},\quad \pi_k = \frac{N_k}{N},\quad
-#    \mu_k = \frac{1}{N_k} \sum_i r_{ik} x_i,\quad
-#    \Sigma_k = \frac{1}{N_k} \sum_i r_{ik} (x_i - \mu_k)(x_i - \mu_k)^\top \qquad (2)
+#    \begin{aligned}
+#    N_k &= \sum_i r_{ik}, \qquad \pi_k = \frac{N_k}{N} \qquad (2)
+#    \\
+#    \mu_k &= \frac{1}{N_k} \sum_i r_{ik}\, x_i,
+#    \\
+#    \Sigma_k &= \frac{1}{N_k} \sum_i r_{ik}\, (x_i - \mu_k)(x_i - \mu_k)^\top
+#    \end{aligned}
 #
 # Each iteration maximises a lower bound on the log-likelihood that touches it
 # at the current parameters (the E-step makes ``q`` the exact posterior, so the
@@ -180,7 +188,14 @@ if steps.min() < -1e-10:
     raise RuntimeError("EM decreased the log-likelihood -- this should never happen")
 
 stops = [0, 1, 3, 10] if QUICK else [0, 1, 3, 10, 30]
-fig, axes = plt.subplots(1, len(stops) + 1, figsize=(3.2 * (len(stops) + 1), 3.3))
+# Two rows of three panels, so that at the docs' column width (about 800 px) each
+# panel, and its title, is large enough to read; the log-likelihood takes the last.
+# In quick mode (four stops) the sixth axes stays empty.
+fig, grid = plt.subplots(2, 3, figsize=(9.6, 6.2))
+axes = list(grid.flat)
+curve_ax = axes[-1]
+for ax in axes[len(stops) : -1]:
+    ax.set_axis_off()
 for ax, it in zip(axes, stops):
     if it == 0:
         params = (w0, m0, c0)
@@ -211,18 +226,18 @@ for ax, it in zip(axes, stops):
                     lw=1 + 2 * w,
                 )
             )
-    ax.set_title(f"after {it} iteration{'s' if it != 1 else ''}", fontsize=9)
+    ax.set_title(f"after {it} iteration{'s' if it != 1 else ''}", fontsize=12)
     ax.set_xlim(-6, 6)
     ax.set_ylim(-3.5, 5.5)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-axes[-1].plot(np.arange(len(gm.history_)), gm.history_, marker="o", markersize=2)
+curve_ax.plot(np.arange(len(gm.history_)), gm.history_, marker="o", markersize=2)
 for it in stops:
-    axes[-1].axvline(it, color="0.8", lw=0.8, zorder=0)
-axes[-1].set_xlabel("EM iteration")
-axes[-1].set_ylabel("mean log-likelihood")
-axes[-1].set_title("log-likelihood never decreases", fontsize=9)
+    curve_ax.axvline(it, color="0.8", lw=0.8, zorder=0)
+curve_ax.set_xlabel("EM iteration", fontsize=11)
+curve_ax.set_ylabel("mean log-likelihood", fontsize=11)
+curve_ax.set_title("log-likelihood never decreases", fontsize=12)
 fig.tight_layout()
 fig.savefig(os.path.join(OUT, "em_steps.png"), dpi=80)
 plt.close(fig)
@@ -257,6 +272,10 @@ print("fitted weights ", np.round(np.sort(gm.weights_)[::-1], 3))
 # (one variance per component). The Bayesian information criterion
 # ``BIC = −2 log L + p log N`` [3] trades the fit against the number of free
 # parameters ``p``; lower is better. On the 8-Gaussian ring, BIC should point at 8.
+# Past 8 it rises only by tens (an extra full-covariance component in 2-D adds 6
+# parameters, ``6 log N ≈ 55`` at N = 10,000, and buys almost no likelihood) while
+# below 8 it falls by tens of thousands, so the figure's right panel zooms onto
+# ``BIC − min BIC`` around the minimum.
 
 print("\n| covariance | test log-lik | BIC (train) |")
 print("| --- | ---: | ---: |")
@@ -272,14 +291,60 @@ bics = [
     for k in ks
 ]
 best_k = ks[int(np.argmin(bics))]
+delta = np.asarray(bics) - min(bics)
 print(f"\nring: BIC is lowest at K={best_k}")
-fig, ax = plt.subplots(figsize=(4.8, 3.2))
-ax.plot(ks, bics, "o-")
+print("K:          ", "  ".join(f"{k:>6d}" for k in ks))
+print("BIC − min:  ", "  ".join(f"{d:>6.0f}" for d in delta))
+# Past the minimum the BIC moves by tens (each extra component costs its 6 free
+# parameters times log N and buys little likelihood), below it by tens of thousands,
+# so one axis cannot show both. The left panel shows the fall; the right one zooms
+# onto BIC − min BIC around the minimum, with the points below it off the top.
+best_i = ks.index(best_k)
+after = delta[best_i + 1 :]
+top = 1.3 * after.max() if after.size and after.max() > 0 else 1.0
+fig, (ax, zoom) = plt.subplots(1, 2, figsize=(8.4, 3.4))
+ax.plot(ks, np.asarray(bics) / 1000, "o-")
 ax.axvline(8, color="red", ls="--", lw=1, label="true K = 8")
 ax.set_xlabel("components K")
-ax.set_ylabel("BIC (lower is better)")
-ax.set_title("choosing K on the 8-Gaussian ring")
-ax.legend(fontsize=8)
+ax.set_ylabel("BIC / 1000 (lower is better)")
+ax.set_title("BIC on the 8-Gaussian ring", fontsize=11)
+ax.legend(fontsize=9)
+near = list(range(max(best_i - 1, 0), len(ks)))
+shown = [min(delta[i], 0.97 * top) for i in near]
+zoom.plot([ks[i] for i in near], shown, "-", color="C0")
+inside = [i for i in near if delta[i] <= top]
+zoom.plot([ks[i] for i in inside], delta[inside], "o", color="C0")
+for i in near:
+    if delta[i] > top:  # off the zoomed axis: an arrow at the top and its value
+        zoom.plot([ks[i]], [0.97 * top], "^", color="C0", markersize=9)
+        zoom.annotate(
+            f"{delta[i]:,.0f} (off the axis)",
+            (ks[i], 0.97 * top),
+            xytext=(10, -2),
+            textcoords="offset points",
+            fontsize=9,
+            va="top",
+            bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none"),
+            zorder=5,
+        )
+zoom.plot(
+    [best_k],
+    [0.0],
+    "o",
+    color="red",
+    markersize=10,
+    fillstyle="none",
+    mew=2,
+    label=f"lowest BIC: K = {best_k}",
+)
+zoom.axvline(8, color="red", ls="--", lw=1)
+zoom.set_ylim(-0.08 * top, top)
+zoom.set_xlabel("components K")
+zoom.set_ylabel("BIC − min BIC")
+zoom.set_title("zoomed onto the minimum", fontsize=11)
+zoom.legend(fontsize=9, loc="lower right")
+ax.set_xticks(ks)
+zoom.set_xticks([ks[i] for i in near])
 fig.tight_layout()
 fig.savefig(os.path.join(OUT, "bic.png"), dpi=80)
 plt.close(fig)

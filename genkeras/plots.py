@@ -181,7 +181,7 @@ def training_curves(history: dict[str, list[float]], path, title: str = "trainin
     """Plots every metric of a Keras history, train and ``val_`` on the same axes.
 
     Learning rates (``lr_*``) are left to TensorBoard; per-epoch scores of
-    the samples (:data:`SCORED`) are labelled as such.
+    the samples (``SCORED``) are labelled as such.
 
     Args:
         history: ``{"loss": [...], "val_loss": [...], ...}``.

@@ -162,7 +162,8 @@ def plan_run(
 ) -> RunPlan:
     """Resolves and validates a run without building or writing anything (no TensorFlow).
 
-    Takes the arguments of :func:`run` (except ``callbacks`` and ``verbose``).
+    Takes the arguments of :func:`~genkeras.run.lifecycle.run` (except ``callbacks`` and
+    ``verbose``).
 
     Raises:
         genkeras.registry.UnknownNameError: Unknown model or dataset.
