@@ -460,9 +460,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _failure_message(self, exc) -> str:
         return (
-            f"EM failed ({str(exc).splitlines()[0][:200]}): a covariance stopped being "
-            f"positive definite or the data is not finite. Try a larger reg_covar. "
-            f"Received: reg_covar={self.reg_covar}"
+            "Fitting the mixture model failed because some components have "
+            "ill-defined empirical covariance (for instance caused by singleton or "
+            "collapsed samples). Try to decrease the number of components, increase "
+            f"reg_covar, or scale the input data. Received: reg_covar={self.reg_covar} "
+            f"(EM: {str(exc).splitlines()[0][:200]})"
         )
 
     def _initial_parameters(self, init_x, start, rng, dtype):

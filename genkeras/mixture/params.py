@@ -94,8 +94,9 @@ def initial_covariances(precisions, covariances, cov_type, k, d):
         )
     if precisions is None and covariances is None:
         return None
-    name = "precisions_init" if precisions is not None else "covariances_init"
-    full = full_covariances(precisions if precisions is not None else covariances, cov_type, k, d)
+    name = "precision" if precisions is not None else "covariance"
+    given = precisions if precisions is not None else covariances
+    full = full_covariances(given, cov_type, k, d, name)
     _check_positive_definite(full, f"{cov_type} {name}", cov_type)
     if precisions is None:
         return full
@@ -120,13 +121,13 @@ def precision_matrices(full, cov_type):
     return typed_covariances(precisions, cov_type), typed_covariances(prec_chol, cov_type)
 
 
-def full_covariances(covariances, cov_type, k, d):
-    """Converts scikit-learn-shaped covariances to ``(K, D, D)`` matrices."""
+def full_covariances(covariances, cov_type, k, d, name="covariance"):
+    """Converts scikit-learn-shaped covariances (or precisions: ``name``) to ``(K, D, D)``."""
     c = np.asarray(covariances, dtype=np.float64)
     expected = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[cov_type]
     if c.shape != expected:
         raise ValueError(
-            f"The parameter '{cov_type} covariance' should have the shape of {expected}, "
+            f"The parameter '{cov_type} {name}' should have the shape of {expected}, "
             f"but got {c.shape}"
         )
     if cov_type == "full":
