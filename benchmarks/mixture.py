@@ -307,6 +307,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=20, help="EM iterations (default 20)")
     parser.add_argument("--repeats", type=int, default=3, help="fits per estimator and cell")
+    parser.add_argument(
+        "--cells",
+        nargs="+",
+        default=None,
+        help="speed cells as NxDxK (default: 100000x2x8 1000000x2x8 100000x16x32)",
+    )
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--memory", action="store_true", help="also the memory table")
     parser.add_argument(
@@ -358,7 +364,10 @@ def main(argv=None):
             "same labels f32 | import tensorflow s |"
         )
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for n, d, k in SPEED_CELLS:
+        cells = SPEED_CELLS
+        if args.cells:
+            cells = [tuple(int(v) for v in c.lower().split("x")) for c in args.cells]
+        for n, d, k in cells:
             r = speed_row(n, d, k, iters, args.repeats)
             first = run_first_fit(n, d, k, iters, "float32")
             print(
