@@ -19,6 +19,7 @@ the mathematics of the E- and M-steps.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -220,7 +221,10 @@ def compiled_em(cov_type, dtype, streamed=False):
     """
     key = (cov_type, dtype, streamed)
     if key not in _EM_CACHE:
-        em = _make_em(cov_type, dtype)
+        # A partial has no ``__code__``: TensorFlow then counts this function's traces
+        # on its own, not with every other (covariance type, dtype) built from the same
+        # closure (whose one trace each would add up to a "retracing" warning).
+        em = functools.partial(_make_em(cov_type, dtype))
         if streamed:
             _EM_CACHE[key] = tf.function(em, reduce_retracing=True)
         else:
@@ -244,7 +248,9 @@ def compiled_score(cov_type, dtype):
             return log_px, tf.transpose(resp)
 
         signature = _signature(dtype, [None, None], [None], [None, None], [None, None, None])
-        _SCORE_CACHE[key] = tf.function(score_chunk, input_signature=signature)
+        _SCORE_CACHE[key] = tf.function(
+            functools.partial(score_chunk), input_signature=signature
+        )  # a partial: traces counted per function (see compiled_em)
     return _SCORE_CACHE[key]
 
 

@@ -1203,16 +1203,18 @@ warnings.simplefilter("ignore")
 rng = np.random.default_rng(0)
 for n, d, k in [(300, 2, 2), (700, 3, 4), (1500, 5, 3), (400, 4, 5)]:
     for dtype in (np.float32, np.float64):
-        x = rng.normal(size=(n, d)).astype(dtype)
-        gm = GaussianMixture(k, random_state=0, max_iter=3).fit(x)
-        gm.score(x[: n // 3])
-        gm.predict(x[:17])
+        for cov in ("full", "tied", "diag", "spherical"):
+            x = rng.normal(size=(n, d)).astype(dtype)
+            gm = GaussianMixture(k, covariance_type=cov, random_state=0, max_iter=3).fit(x)
+            gm.score(x[: n // 3])
+            gm.predict(x[:17])
 print("ok")
 """
 
 
 @pytest.mark.slow
 def test_fitting_several_sizes_never_retraces():
+    """Sizes, dtypes and covariance types in one process: no "retracing" warning."""
     out = subprocess.run(
         [sys.executable, "-c", RETRACE_SCRIPT], capture_output=True, text=True, check=True
     )
