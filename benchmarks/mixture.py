@@ -2,28 +2,29 @@
 
 Two tables, measured in one run on the same machine:
 
-1. Speed and agreement. For every N in {10k, 100k, 1M}, D in {2, 16}, K in
-   {8, 32} (full covariances): the same synthetic data, the same initial
-   parameters (uniform weights, K data points as means, the data covariance
-   for every component) and the same number of EM iterations (``tol=0``) for
-   scikit-learn (float64) and genkeras (float32 and float64). Reported: both
-   final mean log-likelihoods, their relative difference, wall times of
-   ``fit`` and the ratio genkeras / scikit-learn (< 1 means genkeras is faster).
-   genkeras is timed after a warm-up on two tiny fits (``tf.function``
-   tracing, a one-off cost per covariance type and dtype, is shown in its own
-   column); scikit-learn's time includes its initial M-step on the (ignored)
-   ``random_from_data`` responsibilities.
+1. Speed (issue 26). Three cells with full covariances and 20 EM iterations
+   (``tol=0``): 100k x 2 x 8, 1M x 2 x 8 and 100k x 16 x 32 (N x D x K). The
+   same synthetic data and the same start (uniform weights, K data points as
+   means, the data covariance for every component, given as
+   ``weights_init``/``means_init``/``precisions_init``) for scikit-learn
+   (float64 input, what it computes in) and genkeras (float32 input, float64
+   input). Timings are the best of ``--repeats`` fits, the three estimators
+   alternated, with genkeras warmed up (its EM ``tf.function`` traced). The
+   "first fit" columns time genkeras's first fit in a fresh process (after
+   ``import tensorflow``, whose import time is shown separately): tracing,
+   graph optimisation and the run, everything a user waits for the first time.
 
-2. Memory. Peak resident memory (``ru_maxrss`` of a fresh child process) of a
-   fit with D=16, K=8, 3 iterations, as N grows: genkeras streaming a
+2. Memory (``--memory``). Peak resident memory of a fresh child process for
+   a fit with D=16, K=8, 3 iterations, as N grows: genkeras streaming a
    ``tf.data`` pipeline that generates the data chunk by chunk (the data is
    never in memory), genkeras on an in-memory array, and scikit-learn on the
    same array.
 
 Usage::
 
-    python benchmarks/mixture.py            # the full grid (tens of minutes on 2 cores)
-    python benchmarks/mixture.py --quick    # a small grid in about a minute
+    python benchmarks/mixture.py                 # the speed table (minutes on 2 cores)
+    python benchmarks/mixture.py --repeats 2     # fewer repeats
+    python benchmarks/mixture.py --memory        # also the memory table (slow)
 """
 
 from __future__ import annotations
@@ -59,63 +60,100 @@ def initial_params(x, k, seed=1):
     return np.full(k, 1.0 / k), means, np.stack([cov] * k)
 
 
-def speed_row(n, d, k, iters):
+#: The speed table's cells (N, D, K), full covariances.
+SPEED_CELLS = ((100_000, 2, 8), (1_000_000, 2, 8), (100_000, 16, 32))
+
+
+def sklearn_fit(x, start, iters):
+    """scikit-learn's fit from ``start``; returns ``(seconds, fitted estimator)``."""
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-    from genkeras.mixture import GaussianMixture
-
-    x = make_data(n, d, k)
-    w0, m0, c0 = initial_params(x, k)
-    row = {"N": n, "D": d, "K": k, "iters": iters}
+    w0, m0, c0 = start
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # ConvergenceWarning: tol=0 runs all iterations
-        t, cpu = time.perf_counter(), time.process_time()
+        t = time.perf_counter()
         sk = SkGaussianMixture(
-            k,
+            len(w0),
             covariance_type="full",
             max_iter=iters,
             tol=0.0,
             weights_init=w0,
             means_init=m0,
             precisions_init=np.linalg.inv(c0),
-            init_params="random_from_data",
+            init_params="random_from_data",  # cheapest init; its result is replaced by start
             random_state=0,
         ).fit(x)
-        row["sk_time"] = time.perf_counter() - t
-        row["sk_cpu"] = time.process_time() - cpu
-    row["sk_ll"] = float(sk.score(x))
-    for dtype in ("float32", "float64"):
-        # Warm-up on two small sizes so tf.function has traced its shape-generic graph;
-        # the first (tracing) call's time is reported separately.
+        return time.perf_counter() - t, sk
+
+
+def genkeras_fit(x, start, iters):
+    """genkeras's fit from ``start`` (in ``x``'s dtype); returns ``(seconds, estimator)``."""
+    from genkeras.mixture import GaussianMixture
+
+    w0, m0, c0 = start
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         t = time.perf_counter()
-        for size in (4096, 8192):  # enough points per component for a full covariance
-            GaussianMixture(
-                k,
-                max_iter=1,
-                tol=0.0,
-                weights_init=w0,
-                means_init=m0,
-                covariances_init=c0,
-                dtype=dtype,
-            ).fit(x[:size])
-        row[f"{dtype}_warmup"] = time.perf_counter() - t
-        t, cpu = time.perf_counter(), time.process_time()
         gm = GaussianMixture(
-            k,
+            len(w0),
             covariance_type="full",
             max_iter=iters,
             tol=0.0,
             weights_init=w0,
             means_init=m0,
-            covariances_init=c0,
-            dtype=dtype,
+            precisions_init=np.linalg.inv(c0),
         ).fit(x)
-        row[f"{dtype}_time"] = time.perf_counter() - t
-        row[f"{dtype}_cpu"] = time.process_time() - cpu
-        row[f"{dtype}_ll"] = gm.lower_bound_  # mean log-likelihood after the last M-step
-        if gm.n_iter_ != sk.n_iter_:
-            raise RuntimeError(f"iteration mismatch: {gm.n_iter_} vs {sk.n_iter_}")
+        return time.perf_counter() - t, gm
+
+
+def speed_row(n, d, k, iters, repeats):
+    """Best-of-``repeats`` times of scikit-learn and genkeras (f32, f64), alternated."""
+    x64 = make_data(n, d, k)
+    x32 = x64.astype(np.float32)
+    start = initial_params(x64, k)
+    genkeras_fit(x32[:4096], start, 1)  # warm-up: trace the float32 and float64 EM
+    genkeras_fit(x64[:4096], start, 1)
+    times = {"sk": [], "f32": [], "f64": []}
+    for _ in range(repeats):
+        t, sk = sklearn_fit(x64, start, iters)
+        times["sk"].append(t)
+        t, g32 = genkeras_fit(x32, start, iters)
+        times["f32"].append(t)
+        t, g64 = genkeras_fit(x64, start, iters)
+        times["f64"].append(t)
+    if not g32.n_iter_ == g64.n_iter_ == sk.n_iter_ == iters:
+        raise RuntimeError(f"iteration mismatch: {g32.n_iter_}, {g64.n_iter_}, {sk.n_iter_}")
+    row = {f"{key}_s": min(v) for key, v in times.items()}
+    # lower_bound_: the mean log-likelihood before the last M-step, same meaning in both.
+    row.update(sk_ll=float(sk.lower_bound_), f32_ll=g32.lower_bound_, f64_ll=g64.lower_bound_)
+    row["same_labels"] = float(np.mean(g32.predict(x32) == sk.predict(x64)))
     return row
+
+
+def first_fit_child(n, d, k, iters, dtype):
+    """In a fresh process: seconds of ``import tensorflow`` and of genkeras's first fit."""
+    t = time.perf_counter()
+    import tensorflow  # noqa: F401
+
+    import_s = time.perf_counter() - t
+    x = make_data(n, d, k)
+    start = initial_params(x, k)
+    seconds, _ = genkeras_fit(x.astype(dtype), start, iters)
+    return {"import_s": import_s, "first_s": seconds}
+
+
+def run_first_fit(n, d, k, iters, dtype):
+    """Runs :func:`first_fit_child` in a fresh interpreter."""
+    args = ["--first-fit-child", str(n), str(d), str(k), str(iters), dtype]
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"first-fit child failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def streamed_dataset(n, d, k, chunk=65_536, seed=0):
@@ -265,25 +303,34 @@ def fmt_n(n):
 
 
 def main(argv=None):
+    """Prints the speed table (and with ``--memory`` the memory table) as Markdown."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small grid (about a minute)")
+    parser.add_argument("--iters", type=int, default=20, help="EM iterations (default 20)")
+    parser.add_argument("--repeats", type=int, default=3, help="fits per estimator and cell")
     parser.add_argument(
-        "--iters", type=int, default=None, help="EM iterations (default 10, quick 5)"
+        "--cells",
+        nargs="+",
+        default=None,
+        help="speed cells as NxDxK (default: 100000x2x8 1000000x2x8 100000x16x32)",
     )
     parser.add_argument("--skip-speed", action="store_true")
-    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory", action="store_true", help="also the memory table")
     parser.add_argument(
         "--sklearn-max-n",
         type=int,
         default=1_000_000,
-        help="largest N of the memory table that scikit-learn also runs "
-        "(it is slow at 10M); larger cells say 'not run'",
+        help="largest N of the memory table that scikit-learn also runs",
     )
     parser.add_argument("--memory-child", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--first-fit-child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
         mode, n, d, k, iters = args.memory_child
         print(json.dumps(memory_child(mode, int(n), int(d), int(k), int(iters))))
+        return
+    if args.first_fit_child:
+        n, d, k, iters, dtype = args.first_fit_child
+        print(json.dumps(first_fit_child(int(n), int(d), int(k), int(iters), dtype)))
         return
 
     import platform
@@ -291,51 +338,50 @@ def main(argv=None):
     import sklearn
     import tensorflow as tf
 
-    iters = args.iters or (5 if args.quick else 10)
-    mem_iters = 3
-    ns = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
-    ks = [8] if args.quick else [8, 32]
-    print(f"# genkeras EM vs scikit-learn GaussianMixture ({'quick' if args.quick else 'full'})")
+    iters = args.iters
+    print("# genkeras EM vs scikit-learn GaussianMixture")
     print(
         f"\nTF {tf.__version__}, scikit-learn {sklearn.__version__}, "
         f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
         f"load average at start {os.getloadavg()[0]:.1f}\n"
     )
     if not args.skip_speed:
-        print(f"## Speed and agreement\n\nFull covariance, {iters} EM iterations, same start.\n")
         print(
-            "Wall-clock seconds of `fit`, and in brackets the process CPU seconds (all "
-            "threads; less sensitive to other load on the machine).\n"
+            f"## Speed and agreement\n\nFull covariance, {iters} EM iterations, same start, "
+            f"best of {args.repeats} alternated.\n"
         )
         print(
-            "| N | D | K | sklearn loglik | genkeras f64 loglik | genkeras f32 loglik | "
-            "max rel diff | sklearn s | genkeras f32 s | genkeras f64 s | "
-            "ratio f32/sk | ratio f64/sk | warm-up (tracing) s |"
+            "Seconds of `fit`. *warm*: genkeras's EM already traced in the process; "
+            "*first fit*: genkeras's first fit in a fresh process (tracing and graph "
+            "optimisation included; `import tensorflow` not included, shown last). "
+            "Speed-up = scikit-learn s / genkeras s. `lower_bound_` is the mean "
+            "log-likelihood before the last M-step in both.\n"
         )
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for n in ns:
-            for d in (2, 16):
-                for k in ks:
-                    r = speed_row(n, d, k, iters)
-                    rel = max(
-                        abs(r[f"{t}_ll"] - r["sk_ll"]) / abs(r["sk_ll"])
-                        for t in ("float32", "float64")
-                    )
-                    print(
-                        f"| {fmt_n(n)} | {d} | {k} | {r['sk_ll']:.6f} | "
-                        f"{r['float64_ll']:.6f} | {r['float32_ll']:.6f} | {rel:.1e} | "
-                        f"{r['sk_time']:.2f} ({r['sk_cpu']:.2f}) | "
-                        f"{r['float32_time']:.2f} ({r['float32_cpu']:.2f}) | "
-                        f"{r['float64_time']:.2f} ({r['float64_cpu']:.2f}) | "
-                        f"{r['float32_time'] / r['sk_time']:.2f} "
-                        f"({r['float32_cpu'] / r['sk_cpu']:.2f}) | "
-                        f"{r['float64_time'] / r['sk_time']:.2f} "
-                        f"({r['float64_cpu'] / r['sk_cpu']:.2f}) | "
-                        f"{r['float32_warmup'] + r['float64_warmup']:.1f} |",
-                        flush=True,
-                    )
-    if not args.skip_memory:
-        mem_ns = [10_000, 100_000, 1_000_000] if args.quick else [100_000, 1_000_000, 10_000_000]
+        print(
+            "| N x D x K | sklearn f64 s | genkeras f32 s | genkeras f64 s | "
+            "speed-up f32 | speed-up f64 | first fit f32 s | speed-up f32 first fit | "
+            "sklearn lower_bound_ | genkeras f32 - sklearn | genkeras f64 - sklearn | "
+            "same labels f32 | import tensorflow s |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        cells = SPEED_CELLS
+        if args.cells:
+            cells = [tuple(int(v) for v in c.lower().split("x")) for c in args.cells]
+        for n, d, k in cells:
+            r = speed_row(n, d, k, iters, args.repeats)
+            first = run_first_fit(n, d, k, iters, "float32")
+            print(
+                f"| {fmt_n(n)} x {d} x {k} | {r['sk_s']:.2f} | {r['f32_s']:.3f} | "
+                f"{r['f64_s']:.3f} | {r['sk_s'] / r['f32_s']:.1f}x | "
+                f"{r['sk_s'] / r['f64_s']:.1f}x | {first['first_s']:.2f} | "
+                f"{r['sk_s'] / first['first_s']:.1f}x | {r['sk_ll']:.8f} | "
+                f"{r['f32_ll'] - r['sk_ll']:.1e} | {r['f64_ll'] - r['sk_ll']:.1e} | "
+                f"{100 * r['same_labels']:.2f}% | {first['import_s']:.1f} |",
+                flush=True,
+            )
+    if args.memory:
+        mem_iters = 3
+        mem_ns = [100_000, 1_000_000, 10_000_000]
         print(
             f"\n## Memory\n\nAbove the warmed-up process: D=16, K=8, {mem_iters} iterations, "
             "a fresh process per cell.\n"

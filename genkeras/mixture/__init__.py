@@ -1,9 +1,11 @@
-"""Gaussian mixtures fitted by EM: the numeric core and the scikit-learn-shaped estimator.
+"""Gaussian mixtures fitted by EM: the numeric core and the scikit-learn estimator.
 
 * :mod:`~genkeras.mixture.em` -- expectation-maximisation as TensorFlow graph
   code, the one EM behind both front-ends;
-* :mod:`~genkeras.mixture.estimator` -- :class:`GaussianMixture`, the
-  estimator with scikit-learn's API;
+* :mod:`~genkeras.mixture.estimator` -- :class:`GaussianMixture`, a
+  scikit-learn estimator (``check_estimator`` passes) with scikit-learn's
+  parameters, attributes and exceptions (:class:`NotFittedError` is
+  ``sklearn.exceptions.NotFittedError``);
 * :mod:`~genkeras.mixture.params` -- parameter checks and covariance shapes in NumPy.
 
 The ``gmm`` model family (:class:`genkeras.models.gmm.GMM`) trains the same EM

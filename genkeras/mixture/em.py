@@ -19,6 +19,7 @@ the mathematics of the E- and M-steps.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -102,8 +103,18 @@ def m_step(nk_raw, s1, s2, centers, reg_covar, cov_type):
 
     Mirrors scikit-learn: ``N_k`` gets ``10 * eps`` so an empty component
     does not divide by zero, and ``reg_covar`` is added to every variance.
+
+    One addition: every variance (the diagonal of a covariance) is floored at
+    :func:`variance_floor` (``eps**2`` of the dtype). A component that
+    collapses onto one point has variance ``reg_covar``; with ``reg_covar=0``
+    that is ``0`` in exact arithmetic, and float32 rounds the tiny positive
+    value scikit-learn's float64 keeps (its issue 18216) to exactly ``0`` or
+    below, whose log-determinant is ``-inf``. The floor (``1.4e-14`` in
+    float32, ``4.9e-32`` in float64) is far below any variance ``reg_covar``
+    would give, so it changes nothing else.
     """
     dtype = centers.dtype
+    floor = variance_floor(dtype)
     nk = nk_raw + 10.0 * np.finfo(dtype.as_numpy_dtype).eps  # (K,)
     weights = nk / tf.reduce_sum(nk)  # (K,)
     shift = s1 / nk[:, None]  # (K, D) mu_new - center
@@ -114,18 +125,31 @@ def m_step(nk_raw, s1, s2, centers, reg_covar, cov_type):
     if cov_type == "full":
         cov = s2 / nk[:, None, None] - shift[:, :, None] * shift[:, None, :]
         cov = 0.5 * (cov + tf.linalg.matrix_transpose(cov)) + reg_covar * eye
+        cov = _floor_diagonal(cov, floor)
     elif cov_type == "tied":
         scatter = s2 - nk[:, None, None] * shift[:, :, None] * shift[:, None, :]
         tied = tf.reduce_sum(scatter, axis=0) / tf.reduce_sum(nk)  # (D, D)
-        tied = 0.5 * (tied + tf.transpose(tied)) + reg_covar * eye
+        tied = _floor_diagonal(0.5 * (tied + tf.transpose(tied)) + reg_covar * eye, floor)
         cov = tf.broadcast_to(tied[None], [k, d, d])
     elif cov_type == "diag":
-        var = s2 / nk[:, None] - tf.square(shift) + reg_covar  # (K, D)
+        var = tf.maximum(s2 / nk[:, None] - tf.square(shift) + reg_covar, floor)  # (K, D)
         cov = tf.linalg.diag(var)
     else:  # spherical
         var = tf.reduce_mean(s2 / nk[:, None] - tf.square(shift), axis=-1) + reg_covar
+        var = tf.maximum(var, floor)  # (K,)
         cov = var[:, None, None] * eye  # (K, D, D)
     return weights, means, cov
+
+
+def variance_floor(dtype) -> float:
+    """The smallest variance the M-step returns: ``eps**2`` of ``dtype`` (see :func:`m_step`)."""
+    return float(np.finfo(tf.as_dtype(dtype).as_numpy_dtype).eps) ** 2
+
+
+def _floor_diagonal(cov, floor):
+    """``cov`` (``(..., D, D)``) with its diagonal raised to at least ``floor``."""
+    diag = tf.linalg.diag_part(cov)
+    return tf.linalg.set_diag(cov, tf.maximum(diag, floor))
 
 
 def data_pass(source, chunk, prepared, centers, cov_type, dtype, with_stats=True):
@@ -182,15 +206,34 @@ _EM_CACHE: dict = {}
 _SCORE_CACHE: dict = {}
 
 
-def compiled_em(cov_type, dtype):
+def _signature(dtype, *shapes):
+    return [tf.TensorSpec(shape, dtype) for shape in shapes]
+
+
+def compiled_em(cov_type, dtype, streamed=False):
     """Returns the compiled EM loop (one ``tf.function`` holding a ``tf.while_loop``).
 
-    One function per ``(covariance type, dtype)`` is shared by every
-    estimator; data size and chunk size are tensors, so refitting never retraces.
+    One function per ``(covariance type, dtype, streamed)`` is shared by every
+    estimator. For arrays its ``input_signature`` leaves every size ``None``
+    (points, features, components, chunk), so fitting new sizes never
+    retraces; a ``tf.data.Dataset`` (``streamed=True``) is traced per
+    dataset structure with ``reduce_retracing``.
     """
-    key = (cov_type, dtype)
+    key = (cov_type, dtype, streamed)
     if key not in _EM_CACHE:
-        _EM_CACHE[key] = tf.function(_make_em(cov_type, dtype), reduce_retracing=True)
+        # A partial has no ``__code__``: TensorFlow then counts this function's traces
+        # on its own, not with every other (covariance type, dtype) built from the same
+        # closure (whose one trace each would add up to a "retracing" warning).
+        em = functools.partial(_make_em(cov_type, dtype))
+        if streamed:
+            _EM_CACHE[key] = tf.function(em, reduce_retracing=True)
+        else:
+            signature = [tf.TensorSpec([None, None], dtype), tf.TensorSpec([], tf.int32)]
+            signature += _signature(dtype, [None], [None, None], [None, None, None])
+            signature += [tf.TensorSpec([], tf.int32)] + _signature(
+                dtype, [], [], []
+            )  # tol, reg_covar, previous
+            _EM_CACHE[key] = tf.function(em, input_signature=signature)
     return _EM_CACHE[key]
 
 
@@ -204,14 +247,19 @@ def compiled_score(cov_type, dtype):
             log_px, resp, _ = e_step(xc, prepared, cov_type)
             return log_px, tf.transpose(resp)
 
-        _SCORE_CACHE[key] = tf.function(score_chunk, reduce_retracing=True)
+        signature = _signature(dtype, [None, None], [None], [None, None], [None, None, None])
+        _SCORE_CACHE[key] = tf.function(
+            functools.partial(score_chunk), input_signature=signature
+        )  # a partial: traces counted per function (see compiled_em)
     return _SCORE_CACHE[key]
 
 
 def _make_em(cov_type, dtype):
     """Builds the EM loop (uncompiled; see :func:`compiled_em`)."""
 
-    def em(source, chunk, weights, means, covs, max_iter, tol, reg_covar):
+    def em(source, chunk, weights, means, covs, max_iter, tol, reg_covar, previous):
+        # ``previous``: the mean log-likelihood the start was scored at (``-inf`` for a
+        # fresh start; a warm start's last lower bound), as scikit-learn's first change.
         history = tf.TensorArray(dtype, size=0, dynamic_size=True)
 
         def cond(i, w, m, c, prev, converged, hist):
@@ -223,7 +271,7 @@ def _make_em(cov_type, dtype):
             mean_ll = ll / count  # before this M-step
             hist = hist.write(i, mean_ll)
             w, m, c = m_step(nk, s1, s2, m, reg_covar, cov_type)
-            converged = tf.logical_and(i > 0, tf.abs(mean_ll - prev) < tol)
+            converged = tf.abs(mean_ll - prev) < tol
             return i + 1, w, m, c, mean_ll, converged, hist
 
         loop_vars = (
@@ -231,7 +279,7 @@ def _make_em(cov_type, dtype):
             weights,
             means,
             covs,
-            tf.constant(-np.inf, dtype),
+            previous,
             tf.constant(False),
             history,
         )
@@ -245,26 +293,29 @@ def _make_em(cov_type, dtype):
     return em
 
 
-def _kmeans_plus_plus(x, k, seed):
-    """k-means++ seeding in TF: each new centre is drawn with probability ~ D(x)^2."""
+def _kmeans_plus_plus(x, k, seed, with_indices=False):
+    """k-means++ seeding in TF: each new centre is drawn with probability ~ D(x)^2.
+
+    Returns the ``(k, D)`` centres, and their row indices in ``x`` if ``with_indices``.
+    """
     n = tf.shape(x)[0]
     first = tf.random.stateless_uniform([], seed, maxval=n, dtype=tf.int32)
-    centers = tf.TensorArray(x.dtype, size=k)
-    centers = centers.write(0, x[first])
+    indices = tf.TensorArray(tf.int32, size=k).write(0, first)
     best = tf.reduce_sum(tf.square(x - x[first]), axis=-1)  # (n,) squared distance
 
-    def body(j, centers, best):
+    def body(j, indices, best):
         logits = tf.math.log(tf.maximum(best, 1e-300 if x.dtype == tf.float64 else 1e-30))
         pick = tf.random.stateless_categorical(
             logits[None, :], 1, seed + tf.stack([0, j]), dtype=tf.int32
         )[0, 0]
-        c = x[pick]
-        centers = centers.write(j, c)
-        best = tf.minimum(best, tf.reduce_sum(tf.square(x - c), axis=-1))
-        return j + 1, centers, best
+        indices = indices.write(j, pick)
+        best = tf.minimum(best, tf.reduce_sum(tf.square(x - x[pick]), axis=-1))
+        return j + 1, indices, best
 
-    _, centers, _ = tf.while_loop(lambda j, c, b: j < k, body, (tf.constant(1), centers, best))
-    return centers.stack()  # (k, D)
+    _, indices, _ = tf.while_loop(lambda j, c, b: j < k, body, (tf.constant(1), indices, best))
+    indices = indices.stack()  # (k,)
+    centers = tf.gather(x, indices)  # (k, D)
+    return (centers, indices) if with_indices else centers
 
 
 def _assign(x, centers):
@@ -276,18 +327,27 @@ def _assign(x, centers):
 
 
 def init_parameters(x, k, method, seed, reg_covar, cov_type, iters=KMEANS_ITERS):
-    """Initial ``(weights, means, covariances)`` from k-means or random responsibilities.
+    """Initial ``(weights, means, covariances)``: responsibilities, then one M-step.
+
+    The responsibilities follow scikit-learn's ``init_params``:
+
+    * ``"kmeans"`` -- one-hot on the nearest centre after k-means++ seeding
+      and ``iters`` Lloyd iterations;
+    * ``"k-means++"`` -- one-hot on the k-means++ seeds only (one point per component);
+    * ``"random"`` -- uniform random responsibilities, normalised;
+    * ``"random_from_data"`` -- one-hot on ``k`` distinct random points.
 
     Args:
         x: ``(n, D)`` initialisation points.
         k: Number of components.
-        method: ``"kmeans"`` or ``"random"``.
+        method: One of :data:`genkeras.mixture.INIT_METHODS`.
         seed: ``(2,)`` int32 stateless seed.
         reg_covar: Diagonal regulariser.
         cov_type: Covariance type.
-        iters: Lloyd iterations.
+        iters: Lloyd iterations (``"kmeans"`` only).
     """
     dtype = x.dtype
+    n = tf.shape(x)[0]
     if method == "kmeans":
         centers = _kmeans_plus_plus(x, k, seed)
 
@@ -301,8 +361,17 @@ def init_parameters(x, k, method, seed, reg_covar, cov_type, iters=KMEANS_ITERS)
 
         _, centers = tf.while_loop(lambda i, c: i < iters, lloyd, (tf.constant(0), centers))
         resp = tf.transpose(tf.one_hot(_assign(x, centers), k, dtype=dtype))  # (k, n)
+    elif method in ("k-means++", "random_from_data"):
+        if method == "k-means++":
+            _, picks = _kmeans_plus_plus(x, k, seed, with_indices=True)  # (k,)
+        else:
+            # k distinct indices: the k smallest of n random keys.
+            keys = tf.random.stateless_uniform([n], seed, dtype=tf.float32)
+            picks = tf.math.top_k(-keys, k).indices  # (k,)
+        resp = tf.one_hot(picks, n, dtype=dtype)  # (k, n)
+        centers = tf.gather(x, picks)  # (k, D)
     else:
-        u = tf.random.stateless_uniform([tf.shape(x)[0], k], seed, dtype=dtype)
+        u = tf.random.stateless_uniform([n, k], seed, dtype=dtype)
         resp = tf.transpose(u / tf.reduce_sum(u, axis=1, keepdims=True))  # (k, n)
         centers = tf.broadcast_to(tf.reduce_mean(x, axis=0)[None], [k, tf.shape(x)[1]])
     diff = x[None, :, :] - centers[:, None, :]  # (k, n, D)

@@ -200,7 +200,7 @@ class GMM(GenerativeModel):
             tol=cfg.tol,
             reg_covar=cfg.reg_covar,
             n_init=cfg.n_init,
-            init=cfg.init,
+            init_params=cfg.init,
             random_state=int(seed),
             dtype=cfg.precision,
         )

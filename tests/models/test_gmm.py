@@ -34,7 +34,7 @@ def test_epochs_are_em_iterations_of_the_estimator(tmp_path):
     assert len(history) == 6 and np.all(np.diff(history) >= -1e-9)  # EM never decreases it
     x = result.model.vectors(data.load("ring").x_train, 0)
     estimator = GaussianMixture(
-        8, init="random", tol=0.0, max_iter=6, random_state=0, dtype="float64"
+        8, init_params="random", tol=0.0, max_iter=6, random_state=0, dtype="float64"
     ).fit(x)
     # (the history is logged through Keras's float32 metrics; the parameters are float64)
     np.testing.assert_allclose(history, estimator.history_[:6], rtol=1e-6)
