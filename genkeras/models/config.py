@@ -97,8 +97,8 @@ class ModelConfig:
     def check_run(self, run) -> None:
         """Raises ``ValueError`` for options that cannot work with the run's (default: none).
 
-        Called by :func:`genkeras.run.plan.plan_run` before anything is built,
-        with the resolved :class:`~genkeras.run.config.RunConfig`.
+        Called by ``genkeras.run.plan.plan_run`` before anything is built,
+        with the resolved ``RunConfig``.
         """
 
     def check_data(self, shape, levels: int | None = None, num_classes: int | None = None):

@@ -48,7 +48,7 @@ Loss hooks (a :class:`StabilizerContext` describes the batch):
   per-sample losses ``ℓ_i``, with ``w`` the product of every stabilizer's
   weights; the loss hooks then see ``w`` as ``ctx.sample_weights`` (feature
   matching matches the weighted mean of the fake features), so a top-k
-  update (:mod:`genkeras.stabilizers.top_k`) composes with the others.
+  update (``genkeras.stabilizers.top_k``) composes with the others.
 
 * ``discriminator_loss(ctx)`` / ``generator_loss(ctx)`` -- a scalar term, or
   ``None``. The GAN multiplies it by the stabilizer's ``weight`` and adds it
@@ -166,7 +166,7 @@ class StabilizerContext:
             tensor), or ``None`` when the GAN was not compiled for a run.
         steps_per_epoch: Training steps per epoch (a Python int), or ``None``.
         sample_weights: In the generator's update, the product of the
-            stabilizers' :meth:`Stabilizer.generator_sample_weights` ``(n',)``
+            stabilizers' ``Stabilizer.generator_sample_weights`` ``(n',)``
             (``None``: every sample counts alike).
         training: Whether this is a training step (``False`` in ``test_step``).
         gan: The GAN (for its networks and :meth:`discriminate`).

@@ -8,7 +8,7 @@ to ``min_fraction`` of the batch, so late updates ignore the samples the
 discriminator already rejects (the ones that would drag the generator off the
 modes it has found).
 
-Here the selection is a per-sample weight (:meth:`generator_sample_weights`,
+Here the selection is a per-sample weight (``generator_sample_weights``,
 1 for the top ``k``, 0 for the rest): the GAN's adversarial loss becomes the
 mean over the kept samples, and any other stabilizer's generator term that
 reads ``ctx.sample_weights`` follows the same selection -- with feature
@@ -78,7 +78,7 @@ class TopK(Stabilizer):
         """1 for the ``k`` generated samples with the highest logits, 0 for the others.
 
         Without an epoch count (a GAN compiled outside a run) ``k`` stays the
-        whole batch until :attr:`StabilizerContext.epoch` is known.
+        whole batch until ``ctx.epoch`` is known.
         """
         logits = tf.reshape(tf.stop_gradient(ctx.fake_logits), (-1,))
         n = tf.shape(logits)[0]
