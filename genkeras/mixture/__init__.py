@@ -4,7 +4,7 @@
   code, the one EM behind both front-ends;
 * :mod:`~genkeras.mixture.estimator` -- :class:`GaussianMixture`, a
   scikit-learn estimator (``check_estimator`` passes) with scikit-learn's
-  parameters, attributes and exceptions (:class:`NotFittedError` is
+  parameters, attributes and exceptions (``NotFittedError`` is
   ``sklearn.exceptions.NotFittedError``);
 * :mod:`~genkeras.mixture.params` -- parameter checks and covariance shapes in NumPy.
 

@@ -105,7 +105,7 @@ def m_step(nk_raw, s1, s2, centers, reg_covar, cov_type):
     does not divide by zero, and ``reg_covar`` is added to every variance.
 
     One addition: every variance (the diagonal of a covariance) is floored at
-    :func:`variance_floor` (``eps**2`` of the dtype). A component that
+    ``variance_floor`` (``eps**2`` of the dtype). A component that
     collapses onto one point has variance ``reg_covar``; with ``reg_covar=0``
     that is ``0`` in exact arithmetic, and float32 rounds the tiny positive
     value scikit-learn's float64 keeps (its issue 18216) to exactly ``0`` or

@@ -64,7 +64,7 @@ Collapsed components (scikit-learn issue 18216): with ``reg_covar=0`` a
 component can shrink onto a single point. scikit-learn's float64 keeps a tiny
 positive variance there; float32 rounds it to zero, whose log-density is
 infinite. The M-step floors every variance at ``eps**2`` of the dtype
-(:func:`genkeras.mixture.em.variance_floor`), so such a fit returns (with the
+(``genkeras.mixture.em.variance_floor``), so such a fit returns (with the
 collapsed component as sharp as the dtype can represent) instead of failing.
 
 For discrete data (integer pixel levels) the registry family
